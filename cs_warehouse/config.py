@@ -1,0 +1,54 @@
+"""Paths and settings, each read from an environment variable with a documented default.
+
+Relative defaults resolve against the current working directory, so running `csw` from the
+repository root keeps every generated file inside it (and out of git, see .gitignore).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+LANDING_DIR_ENV = "CSW_LANDING_DIR"
+WAREHOUSE_ENV = "CSW_WAREHOUSE"
+MODEL_STORE_ENV = "CSW_MODEL_STORE"
+DATA_DOCS_ENV = "CSW_DATA_DOCS"
+REPORTING_CURRENCY_ENV = "CSW_REPORTING_CURRENCY"
+REPORTING_TIMEZONE_ENV = "CSW_REPORTING_TIMEZONE"
+
+DEFAULT_LANDING_DIR = "landing"
+DEFAULT_WAREHOUSE = "warehouse/cs_warehouse.duckdb"
+DEFAULT_MODEL_STORE = "model_store"
+DEFAULT_DATA_DOCS = "warehouse/data_docs"
+DEFAULT_REPORTING_CURRENCY = "usd"
+DEFAULT_REPORTING_TIMEZONE = "UTC"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    warehouse: Path
+    model_store: Path
+    data_docs: Path
+    reporting_currency: str
+    reporting_timezone: str
+
+
+def _path_from_env(name: str, default: str) -> Path:
+    return Path(os.environ.get(name) or default).expanduser().resolve()
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment, falling back to the defaults above."""
+    return Settings(
+        landing_dir=_path_from_env(LANDING_DIR_ENV, DEFAULT_LANDING_DIR),
+        warehouse=_path_from_env(WAREHOUSE_ENV, DEFAULT_WAREHOUSE),
+        model_store=_path_from_env(MODEL_STORE_ENV, DEFAULT_MODEL_STORE),
+        data_docs=_path_from_env(DATA_DOCS_ENV, DEFAULT_DATA_DOCS),
+        reporting_currency=(os.environ.get(REPORTING_CURRENCY_ENV) or DEFAULT_REPORTING_CURRENCY).lower(),
+        reporting_timezone=os.environ.get(REPORTING_TIMEZONE_ENV) or DEFAULT_REPORTING_TIMEZONE,
+    )

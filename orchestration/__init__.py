@@ -1,0 +1,1 @@
+"""Dagster definitions of cs-warehouse: ingestion, dbt, data quality and the churn model."""
