@@ -495,6 +495,7 @@ EVENTS = Entity(
                source="groupId"),
         Column("properties", "json", "Event properties."),
         Column("traits", "json", "User or group traits of identify and group calls."),
+        Column("context", "json", "Segment context: library, page, device, and groupId when the call has none."),
         Column("timestamp", "timestamp", "When the event happened by the client's clock.", required=True),
         Column("sent_at", "timestamp", "When the client sent the event, by the client's clock.", source="sentAt"),
         Column("received_at", "timestamp", "When the server received the event.", required=True,

@@ -1,0 +1,60 @@
+"""Dagster resources shared by every domain: the DuckDB warehouse file and the landing folder.
+
+Both paths are resolved when an asset uses them, not when the definitions are loaded, so a path set
+in CSW_WAREHOUSE or CSW_LANDING_DIR after import (as `csw run` does) still applies.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from cs_warehouse.config import LANDING_DIR_ENV, WAREHOUSE_ENV, load_settings
+
+WAREHOUSE_RESOURCE_KEY = "warehouse"
+LANDING_RESOURCE_KEY = "landing"
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Open a connection only for the duration of one asset: DuckDB takes one writer."""
+
+    path: str | None = Field(
+        default=None,
+        description=f"DuckDB file; empty means ${WAREHOUSE_ENV}, else the default of cs_warehouse.config.",
+    )
+
+    @property
+    def database(self) -> Path:
+        return Path(self.path).expanduser().resolve() if self.path else load_settings().warehouse
+
+    @contextmanager
+    def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the warehouse (creating its folder on a first write) and close it on exit."""
+        database = self.database
+        if not read_only:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(database), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The landing folder the raw assets read."""
+
+    path: str | None = Field(
+        default=None,
+        description=f"Landing folder; empty means ${LANDING_DIR_ENV}, else the default of cs_warehouse.config.",
+    )
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.path).expanduser().resolve() if self.path else load_settings().landing_dir
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    return {WAREHOUSE_RESOURCE_KEY: WarehouseResource(), LANDING_RESOURCE_KEY: LandingResource()}

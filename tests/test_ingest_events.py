@@ -1,0 +1,232 @@
+"""Loading Segment events: JSON Lines and Parquet, clock-skew correction, first-received-wins dedup, late files."""
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cs_warehouse.contract import EVENTS
+from cs_warehouse.errors import LandingError
+from cs_warehouse.ingest import load_entity
+
+LOADED_AT = datetime(2025, 1, 1, 12, 0, 0)
+RAW_EVENT_TABLES = ("raw.events", "raw_rejects.events", "raw_meta.file_loads")
+
+
+def event(message_id: str, **fields) -> dict:
+    record = {
+        "messageId": message_id,
+        "type": "track",
+        "event": "report_created",
+        "userId": "u1",
+        "groupId": "a1",
+        "timestamp": "2024-03-01T10:00:00Z",
+        "receivedAt": "2024-03-01T10:00:01Z",
+    }
+    record.update(fields)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def write_events(path: Path, lines: list) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    return {table: con.execute(f"select * from {table} order by all").fetchall() for table in RAW_EVENT_TABLES}
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
+def test_json_lines_rejects_duplicates_and_extra(con, tmp_path):
+    write_events(
+        tmp_path / "events" / "2024-03-01.jsonl",
+        [
+            event("m1", channel="server", context={"library": {"name": "analytics.js"}}),
+            '{"messageId": "m2", "type": "track"',
+            event("m3", type="shout"),
+            event("m1", receivedAt="2024-03-01T10:00:09Z"),
+            event("m4", receivedAt=None),
+            event("m5", timestamp="not a time"),
+            event("m6"),
+        ],
+    )
+
+    report = load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+
+    (file_report,) = report.files
+    assert (file_report.rows_read, file_report.rows_loaded) == (7, 2)
+    assert (file_report.rows_rejected, file_report.duplicates_dropped) == (4, 1)
+    rejects = con.execute("select _source_line, reason from raw_rejects.events order by 1").fetchall()
+    assert rejects == [
+        (2, "malformed line: invalid JSON"),
+        (3, "event_type (type): value 'shout' is not one of track, identify, group, page, screen, alias"),
+        (5, "received_at (receivedAt): missing required value"),
+        (6, "timestamp: invalid timestamp (expected ISO-8601 text) 'not a time'"),
+    ]
+    extra = dict(con.execute("select message_id, _extra from raw.events").fetchall())
+    assert json.loads(extra["m1"]) == {"channel": "server"}
+    assert extra["m6"] is None
+    assert report.unknown_fields == {"channel": 1}
+
+
+def test_json_lines_missing_field_fails(con, tmp_path):
+    write_events(tmp_path / "events" / "2024-03-01.jsonl", [event("m1")])
+    load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+    before = snapshot(con)
+
+    write_events(tmp_path / "events" / "2024-03-02.jsonl", [event("m2", receivedAt=None), event("m3", receivedAt=None)])
+    with pytest.raises(LandingError) as raised:
+        load_entity(con, EVENTS, tmp_path, loaded_at=datetime(2025, 1, 2))
+
+    assert "events/2024-03-02.jsonl" in str(raised.value)
+    assert "'receivedAt'" in str(raised.value)
+    assert snapshot(con) == before
+
+
+def write_parquet(con: duckdb.DuckDBPyConnection, path: Path, select_sql: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"copy ({select_sql}) to '{path}' (format parquet)")
+    return path
+
+
+PARQUET_ROWS = """
+    select * from (values
+        ('p1', 'track', 'login', 'a1', '{"plan": "pro"}', '{"groupId": "a7"}',
+            '2024-03-01T10:00:00Z', '2024-03-01T10:00:02Z', 'web'),
+        ('p2', 'track', 'login', null, null, '{"groupId": "a7"}',
+            '2024-03-01T11:00:00Z', '2024-03-01T11:00:02Z', 'ios'),
+        ('p3', 'track', 'login', 'a1', null, null, 'soon', '2024-03-01T11:00:02Z', 'web'),
+        ('p1', 'track', 'login', 'a1', null, null, '2024-03-01T10:00:00Z', '2024-03-01T10:00:03Z', 'web'),
+        (null, 'track', 'login', 'a1', null, null, '2024-03-01T10:00:00Z', '2024-03-01T10:00:03Z', 'web')
+    ) as t("messageId", "type", "event", "groupId", "properties", "context", "timestamp", "receivedAt", "platform")
+"""
+
+
+def test_parquet_rejects_duplicates_and_extra(con, tmp_path):
+    write_parquet(con, tmp_path / "events" / "part-0.parquet", PARQUET_ROWS)
+
+    report = load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+
+    (file_report,) = report.files
+    assert (file_report.rows_read, file_report.rows_loaded) == (5, 2)
+    assert (file_report.rows_rejected, file_report.duplicates_dropped) == (2, 1)
+    rows = con.execute("select message_id, account_id, properties, _source_line from raw.events order by 1").fetchall()
+    # p2 has no groupId, so account_id falls back to context.groupId; JSON text columns are parsed.
+    assert rows == [("p1", "a1", '{"plan":"pro"}', 1), ("p2", "a7", None, 2)]
+    rejects = con.execute("select _source_line, reason from raw_rejects.events order by 1").fetchall()
+    assert rejects == [
+        (3, "timestamp: invalid timestamp (expected ISO-8601 text) 'soon'"),
+        (5, "message_id (messageId): missing required value"),
+    ]
+    (extra,) = con.execute("select _extra from raw.events where message_id = 'p1'").fetchone()
+    assert json.loads(extra) == {"platform": "web"}
+    assert report.unknown_fields == {"platform": 5}
+
+
+def test_parquet_missing_column_fails(con, tmp_path):
+    write_parquet(
+        con,
+        tmp_path / "events" / "part-0.parquet",
+        "select 'p1' as \"messageId\", 'track' as type, '2024-03-01T10:00:00Z' as timestamp",
+    )
+
+    with pytest.raises(LandingError, match=r"events/part-0\.parquet: required field 'receivedAt'"):
+        load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+
+    assert con.execute("select count(*) from raw.events").fetchone() == (0,)
+
+
+def test_clock_skew_correction(con, tmp_path):
+    write_events(
+        tmp_path / "events" / "day.jsonl",
+        [
+            # Client clock 59 minutes ahead: sent 5 minutes after the event by its own clock, so the
+            # event happened at receivedAt - 5 min = 09:01:00, and sentAt - receivedAt = 3540 s.
+            event("skewed", timestamp="2024-03-01T10:00:00Z", sentAt="2024-03-01T10:05:00Z",
+                  receivedAt="2024-03-01T09:06:00Z"),
+            # No sentAt: the timestamp is kept (12:00+02:00 is 10:00 UTC).
+            event("no_sent_at", timestamp="2024-03-01T12:00:00+02:00", receivedAt="2024-03-01T10:00:30Z"),
+            # Dated 4 days after it was sent: event_at = receivedAt + 4 days, past the 1-day tolerance.
+            event("future", timestamp="2024-03-05T00:00:00Z", sentAt="2024-03-01T00:00:00Z",
+                  receivedAt="2024-03-01T00:00:00Z"),
+            # 23 hours ahead without sentAt: within the tolerance.
+            event("near_future", timestamp="2024-03-01T23:00:00Z", receivedAt="2024-03-01T00:00:00Z"),
+        ],
+    )
+
+    load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+
+    rows = con.execute(
+        "select message_id, event_at, clock_skew_seconds, is_future_dated from raw.events order by 1"
+    ).fetchall()
+    assert rows == [
+        ("future", datetime(2024, 3, 5), 0.0, True),
+        ("near_future", datetime(2024, 3, 1, 23), None, False),
+        ("no_sent_at", datetime(2024, 3, 1, 10), None, False),
+        ("skewed", datetime(2024, 3, 1, 9, 1), 3540.0, False),
+    ]
+
+
+def test_first_received_copy_wins(con, tmp_path):
+    write_events(
+        tmp_path / "events" / "a.jsonl",
+        [event("m1", receivedAt="2024-03-01T10:00:10Z", event="from_a"), event("m2", receivedAt="2024-03-01T11:00:00Z")],
+    )
+    # b.jsonl sorts after a.jsonl, but its copy of m1 was received 5 seconds earlier.
+    write_events(tmp_path / "events" / "b.jsonl", [event("m1", receivedAt="2024-03-01T10:00:05Z", event="from_b")])
+
+    report = load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+
+    assert con.execute("select message_id, event_name, _source_file from raw.events order by 1").fetchall() == [
+        ("m1", "from_b", "events/b.jsonl"),
+        ("m2", "report_created", "events/a.jsonl"),
+    ]
+    counts = {f.path: (f.rows_loaded, f.duplicates_dropped) for f in report.files}
+    assert counts == {"events/a.jsonl": (1, 1), "events/b.jsonl": (1, 0)}
+
+    # A later file. Its copy of m2 was received earlier than the loaded one, so it replaces it.
+    # Its copy of m1 was received later than the loaded one, so it is dropped.
+    write_events(
+        tmp_path / "events" / "c.jsonl",
+        [event("m2", receivedAt="2024-03-01T10:59:00Z", event="from_c"), event("m1", receivedAt="2024-03-01T10:00:06Z")],
+    )
+    late = load_entity(con, EVENTS, tmp_path, loaded_at=datetime(2025, 1, 2))
+
+    (file_report,) = late.files
+    assert (file_report.rows_loaded, file_report.duplicates_dropped, file_report.rows_superseded) == (1, 1, 1)
+    assert con.execute("select message_id, event_name, received_at from raw.events order by 1").fetchall() == [
+        ("m1", "from_b", datetime(2024, 3, 1, 10, 0, 5)),
+        ("m2", "from_c", datetime(2024, 3, 1, 10, 59)),
+    ]
+
+
+def test_rerun_unchanged_and_late_file(con, tmp_path):
+    write_events(tmp_path / "events" / "2024-03-01.jsonl", [event("m1"), event("m2"), "not json"])
+    load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+    first = snapshot(con)
+
+    rerun = load_entity(con, EVENTS, tmp_path, loaded_at=datetime(2025, 1, 2))
+
+    assert rerun.status == "unchanged"
+    assert rerun.files == []
+    assert snapshot(con) == first
+
+    # A late event dated on an already loaded day arrives in a new file (in a subfolder).
+    write_events(tmp_path / "events" / "late" / "batch-7.jsonl", [event("m9", timestamp="2024-03-01T08:00:00Z")])
+    late = load_entity(con, EVENTS, tmp_path, loaded_at=datetime(2025, 1, 3))
+
+    assert [f.path for f in late.files] == ["events/late/batch-7.jsonl"]
+    assert late.unchanged_files == 1
+    assert con.execute("select message_id from raw.events order by 1").fetchall() == [("m1",), ("m2",), ("m9",)]
+    loaded_at = dict(con.execute("select message_id, _loaded_at from raw.events").fetchall())
+    assert loaded_at["m1"] == LOADED_AT
+    assert loaded_at["m9"] == datetime(2025, 1, 3)
