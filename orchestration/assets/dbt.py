@@ -1,3 +1,193 @@
-import dagster as dg
+"""dbt models as Dagster assets: the core models, and the models driven by the churn scores.
 
-defs = dg.Definitions()
+Two @dbt_assets definitions split the dbt graph around the ML assets: `dbt_core_models` builds
+everything that does not read the `ml` source, the ML assets train and score on its marts, and
+`dbt_score_models` then builds the models downstream of `source:ml`. Both run `dbt build`, so dbt
+tests run with their models and appear as asset checks. An error-severity test failure fails the
+step, and Dagster then skips every asset downstream of it.
+"""
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+from dagster_dbt.utils import select_unique_ids
+
+from cs_warehouse.config import DBT_PROJECT_DIR, WAREHOUSE_ENV, Settings, load_settings
+from cs_warehouse.raw_schema import create_raw_schema
+
+SCORE_MODELS_SELECTION = "source:ml+"
+# Files whose change makes target/manifest.json stale.
+DBT_SOURCE_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses")
+DBT_PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
+# Folders under models/ whose models form one asset group each; models elsewhere go to group "dbt".
+LAYER_GROUPS = ("staging", "intermediate", "marts", "dashboards", "ml")
+
+
+def find_dbt_executable() -> str:
+    """Return the dbt beside this Python (the project's venv), else the one on PATH."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    if beside_python.exists():
+        return str(beside_python)
+    return shutil.which("dbt") or "dbt"
+
+
+DBT_EXECUTABLE = find_dbt_executable()
+
+
+def newest_source_mtime(project_dir: Path) -> float:
+    """Return the latest modification time of the files dbt parses, 0.0 when there are none."""
+    paths = [project_dir / name for name in DBT_PROJECT_FILES]
+    for folder in DBT_SOURCE_FOLDERS:
+        paths.extend(path for path in (project_dir / folder).rglob("*") if path.is_file())
+    return max((path.stat().st_mtime for path in paths if path.exists()), default=0.0)
+
+
+def is_manifest_stale(project: DbtProject) -> bool:
+    """Return True when manifest.json is missing or older than any file dbt parses."""
+    manifest = project.manifest_path
+    if not manifest.exists():
+        return True
+    return manifest.stat().st_mtime < newest_source_mtime(project.project_dir)
+
+
+def prepare_manifest(project: DbtProject) -> None:
+    """Run `dbt parse` when the manifest is missing or stale, so a fresh clone loads as is."""
+    if is_manifest_stale(project):
+        parser = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+        parser.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    if not project.manifest_path.exists():
+        raise FileNotFoundError(
+            f"dbt parse did not write {project.manifest_path}; run `dbt parse` in {project.project_dir} "
+            "to see the error."
+        )
+
+
+def asset_key_for_dbt_resource(dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+    """Return [schema, model] for models, seeds and snapshots, and [source, table] for sources."""
+    if dbt_resource_props["resource_type"] == "source":
+        return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+    return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+
+def group_for_dbt_resource(dbt_resource_props: Mapping[str, Any]) -> str:
+    """Return the layer folder a model sits in (its path's first folder under models/)."""
+    fqn = dbt_resource_props.get("fqn", [])
+    layer = fqn[1] if len(fqn) > 2 else ""
+    return layer if layer in LAYER_GROUPS else "dbt"
+
+
+class CsWarehouseDbtTranslator(DagsterDbtTranslator):
+    """Maps dbt resources onto the project's asset keys and one asset group per layer."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        return asset_key_for_dbt_resource(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return None
+        return group_for_dbt_resource(dbt_resource_props)
+
+
+def dbt_build_args(settings: Settings) -> list[str]:
+    """Return the `dbt build` arguments that pass the reporting settings as dbt vars."""
+    dbt_vars = {
+        "reporting_currency": settings.reporting_currency,
+        "reporting_timezone": settings.reporting_timezone,
+    }
+    return ["build", "--vars", json.dumps(dbt_vars)]
+
+
+def ensure_raw_tables(warehouse: Path) -> None:
+    """Create any raw table that ingestion has not created yet, so dbt always finds its sources."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(warehouse))
+    try:
+        create_raw_schema(con)
+    finally:
+        con.close()
+
+
+def run_dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Run `dbt build` on the selected models against the configured warehouse.
+
+    DuckDB allows one writer, so the raw-table connection is closed before dbt starts.
+    """
+    settings = load_settings()
+    ensure_raw_tables(settings.warehouse)
+    # The dbt subprocess inherits the environment; the absolute path keeps it on this warehouse
+    # whatever its working directory.
+    os.environ[WAREHOUSE_ENV] = str(settings.warehouse)
+    context.log.info(
+        "dbt build on %s (currency %s, timezone %s)",
+        settings.warehouse,
+        settings.reporting_currency,
+        settings.reporting_timezone,
+    )
+    yield from dbt.cli(dbt_build_args(settings), context=context).stream()
+
+
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR)
+prepare_manifest(DBT_PROJECT)
+TRANSLATOR = CsWarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    exclude=SCORE_MODELS_SELECTION,
+    dagster_dbt_translator=TRANSLATOR,
+    name="dbt_core_models",
+)
+def dbt_core_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Staging, intermediate, marts and feature models: everything not downstream of the churn scores."""
+    yield from run_dbt_build(context, dbt)
+
+
+def score_model_ids(project: DbtProject) -> set[str]:
+    """Return the dbt nodes downstream of the `ml` source; empty until such models exist."""
+    manifest = json.loads(project.manifest_path.read_text(encoding="utf-8"))
+    selected = select_unique_ids(
+        select=SCORE_MODELS_SELECTION, exclude="", selector="", project=project, manifest_json=manifest
+    )
+    return {unique_id for unique_id in selected if unique_id.split(".")[0] in ("model", "seed", "snapshot")}
+
+
+def build_score_models() -> dg.AssetsDefinition | None:
+    """Define `dbt_score_models`, or return None while no model reads the `ml` source."""
+    if not score_model_ids(DBT_PROJECT):
+        return None
+
+    @dbt_assets(
+        manifest=DBT_PROJECT.manifest_path,
+        project=DBT_PROJECT,
+        select=SCORE_MODELS_SELECTION,
+        dagster_dbt_translator=TRANSLATOR,
+        name="dbt_score_models",
+    )
+    def dbt_score_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+        """Models driven by the churn scores: at-risk accounts, renewal forecasts, dashboards."""
+        yield from run_dbt_build(context, dbt)
+
+    return dbt_score_models
+
+
+dbt_score_models = build_score_models()
+
+defs = dg.Definitions(
+    assets=[assets for assets in (dbt_core_models, dbt_score_models) if assets is not None],
+    resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)},
+)

@@ -1,0 +1,34 @@
+with
+
+source as (
+    select * from {{ source('raw', 'billing_subscriptions') }}
+),
+
+renamed as (
+    select
+        subscription_id,
+        customer_id,
+        status,
+        lower(currency) as currency,
+        created_at,
+        started_at,
+        trial_start_at,
+        trial_end_at,
+        current_period_start_at,
+        current_period_end_at,
+        coalesce(cancel_at_period_end, false) as is_cancel_at_period_end,
+        cancel_at,
+        canceled_at,
+        ended_at,
+        discount_coupon_id,
+        discount_percent_off,
+        discount_amount_off as discount_amount_off_minor,
+        discount_duration,
+        discount_duration_in_months,
+        discount_start_at,
+        discount_end_at,
+        pause_behavior
+    from source
+)
+
+select * from renamed
