@@ -11,6 +11,7 @@ from cs_warehouse.errors import CswError
 from cs_warehouse.config import DEFAULT_LANDING_DIR, DEFAULT_WAREHOUSE, LANDING_DIR_ENV, WAREHOUSE_ENV
 
 IMPORTABLE_DATA_SETS = ("oulad", "telco", "online-retail", "helpdesk")
+NOISY_LOGGERS = ("great_expectations", "matplotlib", "urllib3")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +61,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Libraries that log their internals at INFO would bury the pipeline's own progress lines.
+    for noisy in NOISY_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
 
     if args.command == "simulate":
         from cs_warehouse.simulate import simulate
