@@ -27,6 +27,7 @@ from cs_warehouse.raw_schema import create_raw_schema
 
 DBT = str(Path(sys.executable).parent / "dbt")
 REVENUE_SELECTION = [
+    "+int_as_of_date",
     "path:models/staging/billing",
     "path:models/intermediate/revenue",
     "path:models/marts/revenue",
@@ -39,6 +40,20 @@ ZERO_DECIMAL_CURRENCIES = {
 # Billing intervals per month, per interval unit, before dividing by the interval count.
 INTERVALS_PER_MONTH = {"month": Fraction(1), "year": Fraction(1, 12), "week": Fraction(52, 12), "day": Fraction(365, 12)}
 CENT = Decimal("0.01")
+# The as-of instant is the latest record in any dated raw table. Product events count only as the
+# track calls staging keeps: attributed to an account and a user, named, and not future-dated.
+LATEST_RECORD_SQL = """
+select max(latest_at) from (
+    select max(event_at) as latest_at from raw.events
+    where event_type = 'track' and account_id is not null and user_id is not null and event_name is not null
+        and not coalesce(is_future_dated, false)
+    union all select max(created_at) from raw.billing_invoices
+    union all select max(event_created_at) from raw.billing_subscription_events
+    union all select max(created_at) from raw.crm_tickets
+    union all select max(answered_at) from raw.crm_nps_responses
+    union all select max(occurred_at) from raw.crm_cs_activities
+)
+"""
 RATE_PLACES = Decimal("0.00000001")
 
 
@@ -49,7 +64,7 @@ class RawBilling:
     prices: pd.DataFrame
     customers: pd.DataFrame
     fx_rates: pd.DataFrame
-    last_invoice_at: pd.Timestamp | None
+    latest_record_at: pd.Timestamp | None
 
 
 def read_raw_billing(warehouse: Path) -> RawBilling:
@@ -59,14 +74,14 @@ def read_raw_billing(warehouse: Path) -> RawBilling:
         def read(sql: str) -> pd.DataFrame:
             return con.execute(sql).df()
 
-        last_invoice_at = con.execute("select max(created_at) from raw.billing_invoices").fetchone()[0]
+        latest_record_at = con.execute(LATEST_RECORD_SQL).fetchone()[0]
         return RawBilling(
             events=read("select * from raw.billing_subscription_events"),
             items=read("select * from raw.billing_subscription_event_items"),
             prices=read("select * from raw.billing_prices"),
             customers=read("select customer_id, account_id from raw.billing_customers"),
             fx_rates=read("select * from raw.billing_fx_rates"),
-            last_invoice_at=pd.Timestamp(last_invoice_at) if last_invoice_at is not None else None,
+            latest_record_at=pd.Timestamp(latest_record_at) if latest_record_at is not None else None,
         )
     finally:
         con.close()
@@ -83,8 +98,8 @@ def month_measurements(raw: RawBilling, timezone: str) -> list[tuple[pd.Timestam
     """Return (month start, measurement instant) for every month from the first event to the as-of month."""
     first = to_local(raw.events["event_created_at"].min(), timezone)
     latest = [raw.events["event_created_at"].max()]
-    if raw.last_invoice_at is not None:
-        latest.append(raw.last_invoice_at)
+    if raw.latest_record_at is not None:
+        latest.append(raw.latest_record_at)
     as_of = to_local(max(latest), timezone)
     month = pd.Timestamp(first.year, first.month, 1)
     as_of_month = pd.Timestamp(as_of.year, as_of.month, 1)

@@ -6,7 +6,7 @@ health as (
 ),
 
 as_of as (
-    select * from {{ ref('int_cs__as_of_date') }}
+    select * from {{ ref('int_as_of_date') }}
 ),
 
 measured_days as (

@@ -14,7 +14,7 @@ churn_scores as (
 ),
 
 as_of as (
-    select * from {{ ref('int_cs__as_of_date') }}
+    select * from {{ ref('int_as_of_date') }}
 ),
 
 ranked_scores as (

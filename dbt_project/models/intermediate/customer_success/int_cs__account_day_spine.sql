@@ -16,7 +16,7 @@ subscription_states as (
 ),
 
 as_of as (
-    select * from {{ ref('int_cs__as_of_date') }}
+    select * from {{ ref('int_as_of_date') }}
 ),
 
 first_traces as (

@@ -1,8 +1,8 @@
 -- Each CRM account on the as-of date: billing state, usage, health and rule-based risk in one row, the
 -- input of the current-state marts (expansion, advocacy, segments, at-risk accounts, renewals).
 -- MRR is the as-of month's MRR of marts.account_mrr_monthly (measured at the as-of instant); ARR = 12 x MRR.
--- NOTE: the revenue marts date their as-of month from billing data only, so when product events run past
--- the last billing change, this MRR belongs to an earlier month than as_of_date.
+-- The revenue marts and this model read the same as-of instant (int_as_of_date), so the as-of month's MRR
+-- is measured on as_of_date.
 with
 
 account_daily as (
@@ -30,7 +30,7 @@ features as (
 ),
 
 as_of as (
-    select * from {{ ref('int_cs__as_of_date') }}
+    select * from {{ ref('int_as_of_date') }}
 ),
 
 paying_history as (

@@ -39,7 +39,7 @@ events as (
 ),
 
 as_of as (
-    select * from {{ ref('int_cs__as_of_date') }}
+    select * from {{ ref('int_as_of_date') }}
 ),
 
 months as (
@@ -148,10 +148,18 @@ states_monthly as (
         months.month_start_date,
         count(health.account_id) as paying_accounts,
         avg(health.health_score) as average_health_score,
-        sum(case when health.health_status = 'healthy' then 1 else 0 end) as healthy_accounts,
-        sum(case when health.health_status = 'neutral' then 1 else 0 end) as neutral_accounts,
-        sum(case when health.health_status = 'at_risk' then 1 else 0 end) as at_risk_health_accounts,
-        sum(case when risk_signals.risk_level in ('high', 'medium') then 1 else 0 end) as accounts_at_risk,
+        cast(
+            sum(case when health.health_status = 'healthy' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as healthy_accounts,
+        cast(
+            sum(case when health.health_status = 'neutral' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as neutral_accounts,
+        cast(
+            sum(case when health.health_status = 'at_risk' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as at_risk_health_accounts,
+        cast(
+            sum(case when risk_signals.risk_level in ('high', 'medium') then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as accounts_at_risk,
         sum(case when risk_signals.risk_level in ('high', 'medium') then 12 * account_mrr.mrr else 0 end)
             as arr_at_risk
     from months

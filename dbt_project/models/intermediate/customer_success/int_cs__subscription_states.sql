@@ -22,7 +22,7 @@ customers as (
 event_terms as (
     select
         event_items.event_id,
-        sum(event_items.quantity) as seat_count,
+        cast(sum(event_items.quantity) as {{ dbt.type_bigint() }}) as seat_count,
         -- A contract renews once a year or less often: yearly prices, or monthly ones billed 12+ months at once.
         max(
             case

@@ -12,7 +12,7 @@ final as (
         month_start_date,
         sum(mrr) as mrr,
         sum(case when is_churn_scheduled then mrr else 0 end) as scheduled_churn_mrr,
-        sum(case when is_counted then 1 else 0 end) as counted_subscriptions
+        cast(sum(case when is_counted then 1 else 0 end) as {{ dbt.type_bigint() }}) as counted_subscriptions
     from subscription_mrr
     group by account_id, month_start_date
 )

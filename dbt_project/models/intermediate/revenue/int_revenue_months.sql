@@ -1,41 +1,28 @@
 -- The month spine of the revenue marts: every month in the reporting timezone from the month of the
--- first subscription event to the as-of month. The as-of instant is the latest subscription change
--- or invoice in the data, never the wall clock, so the same data always gives the same spine.
--- MRR is measured at the last second of each month, and at the as-of instant in the as-of month.
+-- first subscription event to the as-of month. The as-of instant comes from int_as_of_date, the
+-- latest record in any dated source, never the wall clock, so the same data always gives the same
+-- spine. MRR is measured at the last second of each month, and at the as-of instant in the as-of month.
 with
 
 subscription_events as (
     select * from {{ ref('stg_billing__subscription_events') }}
 ),
 
-invoices as (
-    select * from {{ ref('stg_billing__invoices') }}
+as_of as (
+    select * from {{ ref('int_as_of_date') }}
 ),
 
 event_bounds as (
-    select
-        min(event_created_at) as first_event_at,
-        max(event_created_at) as last_event_at
+    select min(event_created_at) as first_event_at
     from subscription_events
-),
-
-invoice_bounds as (
-    select max(created_at) as last_invoice_at
-    from invoices
 ),
 
 data_bounds as (
     select
         {{ to_reporting_timezone('event_bounds.first_event_at') }} as first_event_local,
-        {{ to_reporting_timezone(
-            'case
-                when invoice_bounds.last_invoice_at > event_bounds.last_event_at
-                    then invoice_bounds.last_invoice_at
-                else event_bounds.last_event_at
-            end'
-        ) }} as as_of_local
+        as_of.as_of_local
     from event_bounds
-    cross join invoice_bounds
+    cross join as_of
     where event_bounds.first_event_at is not null
 ),
 

@@ -12,7 +12,7 @@ features as (
 ),
 
 as_of as (
-    select * from {{ ref('int_cs__as_of_date') }}
+    select * from {{ ref('int_as_of_date') }}
 ),
 
 monthly_events as (
@@ -66,7 +66,7 @@ feature_use as (
         feature_name,
         month_start_date,
         count(*) as adopting_accounts,
-        sum(use_count) as use_count,
+        cast(sum(use_count) as {{ dbt.type_bigint() }}) as use_count,
         sum(case when use_days >= 2 then 1 else 0 end) as repeat_accounts
     from account_feature_use
     group by feature_name, month_start_date

@@ -22,7 +22,7 @@ cells as (
         first_mrr_month_start_date as cohort_month_start_date,
         months_since_first_mrr,
         month_start_date,
-        sum(case when mrr > 0 then 1 else 0 end) as retained_accounts,
+        cast(sum(case when mrr > 0 then 1 else 0 end) as {{ dbt.type_bigint() }}) as retained_accounts,
         sum(mrr) as mrr
     from account_mrr
     group by first_mrr_month_start_date, months_since_first_mrr, month_start_date

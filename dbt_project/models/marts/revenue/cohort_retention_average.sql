@@ -11,8 +11,8 @@ final as (
     select
         months_since_first_mrr,
         count(*) as cohorts,
-        sum(cohort_accounts) as cohort_accounts,
-        sum(retained_accounts) as retained_accounts,
+        cast(sum(cohort_accounts) as {{ dbt.type_bigint() }}) as cohort_accounts,
+        cast(sum(retained_accounts) as {{ dbt.type_bigint() }}) as retained_accounts,
         cast(round(1.0 * sum(retained_accounts) / sum(cohort_accounts), 6) as decimal(18, 6)) as logo_retention,
         cast(sum(cohort_starting_mrr) as decimal(18, 2)) as cohort_starting_mrr,
         cast(sum(mrr) as decimal(18, 2)) as mrr,

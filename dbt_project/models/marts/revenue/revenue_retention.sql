@@ -59,7 +59,7 @@ retention as (
         month_start_date,
         window_name,
         count(*) as starting_accounts,
-        sum(case when closing_mrr = 0 then 1 else 0 end) as churned_accounts,
+        cast(sum(case when closing_mrr = 0 then 1 else 0 end) as {{ dbt.type_bigint() }}) as churned_accounts,
         sum(opening_mrr) as starting_mrr,
         sum(closing_mrr) as net_retained_mrr,
         sum(case when closing_mrr < opening_mrr then closing_mrr else opening_mrr end) as gross_retained_mrr
