@@ -16,6 +16,7 @@ MODEL_STORE_ENV = "CSW_MODEL_STORE"
 DATA_DOCS_ENV = "CSW_DATA_DOCS"
 REPORTING_CURRENCY_ENV = "CSW_REPORTING_CURRENCY"
 REPORTING_TIMEZONE_ENV = "CSW_REPORTING_TIMEZONE"
+DUCKDB_MEMORY_LIMIT_ENV = "CSW_DUCKDB_MEMORY_LIMIT"
 
 DEFAULT_LANDING_DIR = "landing"
 DEFAULT_WAREHOUSE = "warehouse/cs_warehouse.duckdb"
@@ -23,6 +24,10 @@ DEFAULT_MODEL_STORE = "model_store"
 DEFAULT_DATA_DOCS = "warehouse/data_docs"
 DEFAULT_REPORTING_CURRENCY = "usd"
 DEFAULT_REPORTING_TIMEZONE = "UTC"
+# DuckDB memory_limit of warehouse connections (DuckDB size text such as 8GB or 512MB). Beyond it,
+# sorts, joins, windows and temporary tables spill to disk beside the warehouse file. The default
+# leaves room for Python, dbt and the ML step on a 12 GB budget.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "6GB"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -36,6 +41,7 @@ class Settings:
     data_docs: Path
     reporting_currency: str
     reporting_timezone: str
+    duckdb_memory_limit: str
 
 
 def _path_from_env(name: str, default: str) -> Path:
@@ -51,4 +57,5 @@ def load_settings() -> Settings:
         data_docs=_path_from_env(DATA_DOCS_ENV, DEFAULT_DATA_DOCS),
         reporting_currency=(os.environ.get(REPORTING_CURRENCY_ENV) or DEFAULT_REPORTING_CURRENCY).lower(),
         reporting_timezone=os.environ.get(REPORTING_TIMEZONE_ENV) or DEFAULT_REPORTING_TIMEZONE,
+        duckdb_memory_limit=os.environ.get(DUCKDB_MEMORY_LIMIT_ENV) or DEFAULT_DUCKDB_MEMORY_LIMIT,
     )

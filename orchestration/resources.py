@@ -12,7 +12,8 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from cs_warehouse.config import LANDING_DIR_ENV, WAREHOUSE_ENV, load_settings
+from cs_warehouse.config import DUCKDB_MEMORY_LIMIT_ENV, LANDING_DIR_ENV, WAREHOUSE_ENV, load_settings
+from cs_warehouse.ingest.connection import connect_warehouse
 
 WAREHOUSE_RESOURCE_KEY = "warehouse"
 LANDING_RESOURCE_KEY = "landing"
@@ -25,6 +26,13 @@ class WarehouseResource(dg.ConfigurableResource):
         default=None,
         description=f"DuckDB file; empty means ${WAREHOUSE_ENV}, else the default of cs_warehouse.config.",
     )
+    memory_limit: str | None = Field(
+        default=None,
+        description=(
+            f"DuckDB memory_limit, such as 8GB; empty means ${DUCKDB_MEMORY_LIMIT_ENV}, else the default of "
+            "cs_warehouse.config. Beyond it DuckDB spills to <warehouse>.tmp beside the file."
+        ),
+    )
 
     @property
     def database(self) -> Path:
@@ -32,11 +40,11 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the warehouse (creating its folder on a first write) and close it on exit."""
+        """Open the warehouse with its memory limit (creating its folder on a first write) and close it on exit."""
         database = self.database
         if not read_only:
             database.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(database), read_only=read_only)
+        con = connect_warehouse(database, read_only=read_only, memory_limit=self.memory_limit)
         try:
             yield con
         finally:

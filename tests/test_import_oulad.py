@@ -2,8 +2,8 @@
 
 The slice has students 11391 (240 credits, passed), 28400 (60 credits, passed) and 30268 (60
 credits, withdrew on day 12) of AAA 2013J. Student 371679 is in two modules: BBB 2013B (120 credits,
-passed) and DDD 2013J (180 credits, withdrew on day -8). Expected values below were counted in the
-source tables by hand.
+passed) and DDD 2013J (180 credits, withdrew on day -8). Only the two withdrawals end a subscription.
+Expected values below were counted in the source tables by hand.
 """
 
 from __future__ import annotations
@@ -102,29 +102,43 @@ def test_customers_carry_account_id(landing: Path) -> None:
 
 def test_subscription_dates_and_end_reason(landing: Path) -> None:
     subscriptions = {s["metadata"]["account_id"]: s for s in read_jsonl(landing / "billing" / "subscriptions.jsonl")}
-    # (start, end, canceled_at) from presentation start + date_registration / date_unregistration /
-    # module_presentation_length days: 2013J starts 2013-10-01 and lasts 268 days, 2013B starts
-    # 2013-02-01 and lasts 240 days; DDD 2013J lasts 261 days.
+    # Start = presentation start + date_registration days; a withdrawal ends the subscription on
+    # presentation start + date_unregistration days. 2013J starts 2013-10-01, 2013B 2013-02-01.
     expected = {
-        "AAA-2013J-11391": ("2013-04-25", "2014-06-26", None),  # day -159, completed
-        "AAA-2013J-28400": ("2013-08-09", "2014-06-26", None),  # day -53, completed
-        "AAA-2013J-30268": ("2013-07-01", "2013-10-13", "2013-10-13"),  # day -92, withdrew on day 12
-        "BBB-2013B-371679": ("2012-12-21", "2013-09-29", None),  # day -42, completed
-        "DDD-2013J-371679": ("2013-08-31", "2013-09-23", "2013-09-23"),  # day -31, withdrew on day -8
+        "AAA-2013J-11391": ("2013-04-25", None),  # day -159, passed: no end
+        "AAA-2013J-28400": ("2013-08-09", None),  # day -53, passed: no end
+        "AAA-2013J-30268": ("2013-07-01", "2013-10-13"),  # day -92, withdrew on day 12
+        "BBB-2013B-371679": ("2012-12-21", None),  # day -42, passed: no end
+        "DDD-2013J-371679": ("2013-08-31", "2013-09-23"),  # day -31, withdrew on day -8
     }
-    for account, (start, end, canceled) in expected.items():
+    for account, (start, withdrawn) in expected.items():
         subscription = subscriptions[account]
         assert subscription["start_date"] == epoch(start), account
-        assert subscription["ended_at"] == epoch(end), account
-        assert subscription["canceled_at"] == (None if canceled is None else epoch(canceled)), account
-        assert subscription["status"] == "canceled", account
-        assert subscription["metadata"]["end_reason"] == ("completed" if canceled is None else "withdrawn"), account
+        if withdrawn is None:
+            assert subscription["status"] == "active", account
+            assert subscription["ended_at"] is None, account
+            assert subscription["canceled_at"] is None, account
+            assert "end_reason" not in subscription["metadata"], account
+        else:
+            assert subscription["status"] == "canceled", account
+            assert subscription["ended_at"] == epoch(withdrawn), account
+            assert subscription["canceled_at"] == epoch(withdrawn), account
+            assert subscription["metadata"]["end_reason"] == "withdrawn", account
 
 
-def test_completion_keeps_cancel_at(landing: Path) -> None:
+def test_completion_schedules_no_end(landing: Path) -> None:
     subscriptions = {s["metadata"]["account_id"]: s for s in read_jsonl(landing / "billing" / "subscriptions.jsonl")}
-    assert subscriptions["AAA-2013J-11391"]["cancel_at"] == epoch("2014-06-26")
+    assert subscriptions["AAA-2013J-11391"]["cancel_at"] is None
     assert subscriptions["AAA-2013J-30268"]["cancel_at"] is None
+    assert subscriptions["AAA-2013J-11391"]["metadata"]["final_result"] == "Pass"
+
+
+def test_snapshot_at_data_set_end(landing: Path) -> None:
+    subscriptions = {s["metadata"]["account_id"]: s for s in read_jsonl(landing / "billing" / "subscriptions.jsonl")}
+    # The last module end of the 22 presentations is AAA 2014J: 2014-10-01 + 269 days = 2015-06-27.
+    # The monthly period of a subscription started on 2013-04-25 that contains it is 25 June - 25 July 2015.
+    assert subscriptions["AAA-2013J-11391"]["current_period_start"] == epoch("2015-06-25")
+    assert subscriptions["AAA-2013J-11391"]["current_period_end"] == epoch("2015-07-25")
 
 
 def test_subscription_events_created_and_deleted(landing: Path) -> None:
@@ -135,7 +149,10 @@ def test_subscription_events_created_and_deleted(landing: Path) -> None:
     assert withdrawn[0]["data"]["object"]["status"] == "active"
     assert withdrawn[1]["created"] == epoch("2013-10-13")
     assert withdrawn[1]["data"]["previous_attributes"]["status"] == "active"
-    assert len(events) == 10
+    passed = [e for e in events if e["data"]["object"]["metadata"]["account_id"] == "AAA-2013J-11391"]
+    assert [e["type"] for e in passed] == ["customer.subscription.created"]
+    # Five created events, and a deleted event for each of the two withdrawals.
+    assert len(events) == 7
 
 
 def test_mrr_is_credits_times_nominal_fee(landing: Path) -> None:
@@ -227,6 +244,9 @@ def test_imported_files_load_balanced(landing: Path, tmp_path: Path) -> None:
         "join raw.billing_prices as p using (price_id)"
     ).fetchone()[0]
     assert mrr == 24000 + 6000 + 6000 + 12000 + 18000
+    # The three enrolments that did not withdraw are still active at the end of the data set.
+    active = con.execute("select count(*) from raw.billing_subscriptions where status = 'active'").fetchone()[0]
+    assert active == 3
 
 
 def test_missing_folder_names_download(tmp_path: Path) -> None:

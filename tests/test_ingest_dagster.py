@@ -151,3 +151,29 @@ def test_missing_column_fails_asset_with_message(landing, tmp_path):
     while error.cause is not None:
         error = error.cause
     assert "crm/accounts.csv: required column 'created_at'" in error.message
+
+
+def test_warehouse_memory_limit_and_spill_folder(tmp_path, monkeypatch):
+    database = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("CSW_DUCKDB_MEMORY_LIMIT", "512MB")
+
+    with WarehouseResource(path=str(database)).get_connection() as con:
+        limit, temp_directory = con.execute(
+            "select current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone()
+    # DuckDB reports 512MB as 488.2 MiB.
+    assert limit == "488.2 MiB"
+    assert temp_directory == str(database) + ".tmp"
+
+    with WarehouseResource(path=str(database), memory_limit="1GB").get_connection() as con:
+        (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
+    assert limit == "953.6 MiB"
+
+
+def test_warehouse_invalid_memory_limit(tmp_path):
+    from cs_warehouse.errors import CswError
+
+    resource = WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), memory_limit="lots")
+    with pytest.raises(CswError, match="invalid DuckDB memory limit 'lots'"):
+        with resource.get_connection():
+            pass

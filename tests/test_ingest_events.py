@@ -230,3 +230,75 @@ def test_rerun_unchanged_and_late_file(con, tmp_path):
     loaded_at = dict(con.execute("select message_id, _loaded_at from raw.events").fetchall())
     assert loaded_at["m1"] == LOADED_AT
     assert loaded_at["m9"] == datetime(2025, 1, 3)
+
+
+def test_three_copies_in_one_load(con, tmp_path):
+    # Each later file has an earlier-received copy of m1, so each replaces the one before it.
+    for name, second in (("a", "30"), ("b", "20"), ("c", "10")):
+        write_events(tmp_path / "events" / f"{name}.jsonl", [event("m1", receivedAt=f"2024-03-01T10:00:{second}Z")])
+
+    report = load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+
+    rows = con.execute("select message_id, _source_file from raw.events").fetchall()
+    assert rows == [("m1", "events/c.jsonl")]
+    counts = {f.path: (f.rows_loaded, f.duplicates_dropped, f.rows_superseded) for f in report.files}
+    assert counts == {"events/a.jsonl": (0, 1, 0), "events/b.jsonl": (0, 1, 0), "events/c.jsonl": (1, 0, 0)}
+
+
+PARQUET_EDGE_ROWS = """
+    select * from (values
+        ('e1', 'track', '  ', 7, '"{\\"a\\": 1}"', '{"groupId": "g1"}', '2024-03-01T10:00:00+02:00', 1.5, null),
+        ('e2', 'track', 'x', null, 'not json', 'null', '2024-03-01', null, 'kept'),
+        ('e3', 'page', null, 8, '[1, 2]', '"text"', '2024-03-01T10:00:00Z', 2.0, null),
+        ('e4', 'track', 'y', 9, 'null', '{"other": 1}', '2024-03-01T10:00:00Z', null, null)
+    ) as t("messageId", "type", "event", "groupId", "properties", "context", "receivedAt", "score", "note")
+"""
+
+
+def test_parquet_types_as_json_document(con, tmp_path):
+    """The Parquet column path and the JSON-document path give the same typed rows, rejects and _extra."""
+    from cs_warehouse.ingest.files import find_landing_files
+    from cs_warehouse.ingest.load import _parent_tree, _table_fields
+    from cs_warehouse.ingest.parquet_sql import parquet_typed_sql
+    from cs_warehouse.ingest.readers import STAGE_TABLE, stage_file
+    from cs_warehouse.ingest.typing_sql import typed_select_sql
+
+    con.execute("set TimeZone = 'UTC'")
+    select = PARQUET_EDGE_ROWS.replace("select * from", "select *, \"receivedAt\" as \"timestamp\" from")
+    write_parquet(con, tmp_path / "events" / "edge.parquet", select)
+    (landing_file,) = find_landing_files(EVENTS, tmp_path)
+    fields, tree = _table_fields(EVENTS), _parent_tree(EVENTS)
+    columns = ", ".join(f'"{f.column.name}"' for f in fields)
+    compared = f"__line, {columns}, __extra, __reason, __raw, list_transform(__unknown_fields, lambda e: e.name)"
+
+    stage_file(con, EVENTS, landing_file)
+    from_json = con.execute(
+        f"select {compared} from ({typed_select_sql(fields, STAGE_TABLE, ['__line', '__raw'], tree)}) order by 1"
+    ).fetchall()
+    schema = [row[:2] for row in con.execute(f"describe select * from '{landing_file.path}'").fetchall()]
+    from_columns = con.execute(
+        f"select {compared} from ({parquet_typed_sql(fields, tree, schema)}) order by 1", [str(landing_file.path)]
+    ).fetchall()
+
+    # The Parquet path builds raw text for rejected rows only.
+    assert [row[:-2] for row in from_columns] == [row[:-2] for row in from_json]
+    assert [row[-1] for row in from_columns] == [row[-1] for row in from_json]
+    for parquet_row, json_row in zip(from_columns, from_json, strict=True):
+        expected_raw = json_row[-2] if parquet_row[-3] is not None else None
+        assert parquet_row[-2] == expected_raw
+    # e2 has 'not json' in properties and e3 a JSON string as context, so both are rejected.
+    assert [row[-3] is None for row in from_columns] == [True, False, False, True]
+
+
+def test_supersede_moves_to_later_file(con, tmp_path):
+    write_events(tmp_path / "events" / "a.jsonl", [event("m1", receivedAt="2024-03-01T10:00:30Z", event="from_a")])
+    load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+    # The next run reads b and c. Both copies of m1 were received before a's, and c's before b's.
+    write_events(tmp_path / "events" / "b.jsonl", [event("m1", receivedAt="2024-03-01T10:00:20Z", event="from_b")])
+    write_events(tmp_path / "events" / "c.jsonl", [event("m1", receivedAt="2024-03-01T10:00:10Z", event="from_c")])
+
+    report = load_entity(con, EVENTS, tmp_path, loaded_at=datetime(2025, 1, 2))
+
+    assert con.execute("select message_id, event_name from raw.events").fetchall() == [("m1", "from_c")]
+    counts = {f.path: (f.rows_loaded, f.duplicates_dropped, f.rows_superseded) for f in report.files}
+    assert counts == {"events/b.jsonl": (0, 1, 0), "events/c.jsonl": (1, 0, 1)}

@@ -4,8 +4,9 @@ Mapping (docs/real_data.md explains it in prose):
 - An enrolment (id_student x code_module x code_presentation) is an account, a Stripe customer and one
   subscription. id_student alone is not unique: a student enrolled in two modules is two accounts.
 - A module presentation is a price: NOMINAL_FEE_PER_CREDIT_CENTS per studied credit per month.
-- Registration starts the subscription. Unregistration (withdrawal) ends it with canceled_at set,
-  which is churn. Every other enrolment ends at the module end without canceled_at (completion).
+- Registration starts the subscription. Only unregistration (withdrawal) ends it, with canceled_at
+  set: withdrawal is churn. Every other enrolment (passed, failed or with no result) stays active to the
+  end of the data set, so revenue retention and the churn label count withdrawals only.
 - Each studentVle row (daily clicks on one VLE site) is one track event named after the site's
   activity type. Each studentAssessment row is one `assessment_submitted` event.
 
@@ -262,15 +263,18 @@ def _write_billing_and_accounts(
             customer_object(subscription.customer_id, account, f"Student {row['id_student']}", CURRENCY,
                             subscription.start)
         )
-    log.info("%s: %d enrolments, %d withdrawn, %d completed", DATA_SET, len(subscriptions), withdrawals,
-             len(subscriptions) - withdrawals)
+    log.info("%s: %d enrolments, %d withdrawn, %d active to the end of the data", DATA_SET, len(subscriptions),
+             withdrawals, len(subscriptions) - withdrawals)
 
     header = [column.name for column in CRM_ACCOUNTS.columns] + list(ACCOUNT_EXTRA_COLUMNS)
     write_csv(landing_path(out_dir, CRM_ACCOUNTS, "accounts.csv"), header, accounts)
     write_jsonl(landing_path(out_dir, BILLING_CUSTOMERS, "customers.jsonl"), customers)
     write_jsonl(landing_path(out_dir, BILLING_PRICES, "prices.jsonl"), _prices(presentations, subscriptions))
 
-    export_time = max(s.ended_at or s.start for s in subscriptions) if subscriptions else None
+    # The snapshot is taken at the end of the data set: the last module end of the imported presentations.
+    export_time = max(
+        [p.end for p in presentations.values()] + [s.ended_at or s.start for s in subscriptions], default=None
+    )
     write_jsonl(
         landing_path(out_dir, BILLING_SUBSCRIPTIONS, "subscriptions.jsonl"),
         (s.state(export_time) for s in subscriptions),
@@ -282,19 +286,24 @@ def _write_billing_and_accounts(
 
 
 def _enrolment_subscription(row: dict[str, object], presentation: Presentation) -> Subscription:
-    """Map one enrolment onto a subscription: start at registration, end at withdrawal or module end."""
+    """Map one enrolment onto a subscription: start at registration, end at withdrawal only.
+
+    An enrolment without an unregistration day (passed, failed or no result) never ends: completing a
+    module is not churn, so its MRR continues to the end of the data set.
+    """
     account = account_id(presentation.code_module, presentation.code_presentation, row["id_student"])
     suffix = f"oulad_{presentation.code_module}_{presentation.code_presentation}_{row['id_student']}"
     registration = row["date_registration"]
     # 45 enrolments have no registration day; they start on the presentation start.
     start = presentation.start + timedelta(days=0 if registration is None else int(registration))
     unregistration = row["date_unregistration"]
+    metadata = {"account_id": account, "final_result": row["final_result"]}
     if unregistration is None:
-        ended_at, canceled_at, end_reason = presentation.end, None, "completed"
+        ended_at = None
     else:
         # An unregistration recorded before the (missing) registration day ends at the start.
         ended_at = max(start, presentation.start + timedelta(days=int(unregistration)))
-        canceled_at, end_reason = ended_at, "withdrawn"
+        metadata["end_reason"] = "withdrawn"
     return Subscription(
         subscription_id=f"sub_{suffix}",
         customer_id=f"cus_{suffix}",
@@ -303,10 +312,9 @@ def _enrolment_subscription(row: dict[str, object], presentation: Presentation) 
         currency=CURRENCY,
         start=start,
         months_per_period=1,
-        cancel_at=presentation.end,
-        canceled_at=canceled_at,
+        canceled_at=ended_at,
         ended_at=ended_at,
-        metadata={"account_id": account, "end_reason": end_reason, "final_result": row["final_result"]},
+        metadata=metadata,
     )
 
 

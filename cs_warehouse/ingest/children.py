@@ -87,7 +87,7 @@ def load_child(
         table=child.table,
         rows_loaded=int(inserted[0]),
         rows_rejected=count_rows(con, "select count(*) from __child_typed where __reason is not null"),
-        unknown_fields=unknown_field_counts(con, "__child_typed", "__doc is not null"),
+        unknown_fields=unknown_field_counts(con, "__child_typed", "__parsed"),
     )
     report.duplicates_dropped = valid - report.rows_loaded
     con.execute("drop table __child_stage")

@@ -18,7 +18,8 @@ from cs_warehouse.contract import EVENTS, FUTURE_EVENT_TOLERANCE_SECONDS, Entity
 from cs_warehouse.ingest import bookkeeping
 from cs_warehouse.ingest.children import load_child
 from cs_warehouse.ingest.files import LandingFile, find_landing_files
-from cs_warehouse.ingest.readers import STAGE_TABLE, stage_file
+from cs_warehouse.ingest.parquet_sql import parquet_typed_sql, supports_tree
+from cs_warehouse.ingest.readers import STAGE_TABLE, raise_unreadable, stage_file
 from cs_warehouse.ingest.report import LOADED, NO_FILES, UNCHANGED, ChildReport, FileReport, LoadReport
 from cs_warehouse.ingest.tables import (
     WINNERS_TABLE,
@@ -66,22 +67,21 @@ def _array_reasons(entity: Entity) -> list[str]:
     return reasons
 
 
-def _load_file_into_batch(
-    con: duckdb.DuckDBPyConnection,
-    entity: Entity,
-    landing_file: LandingFile,
-    file_order: int,
-    loaded_at: datetime,
+def _type_file(
+    con: duckdb.DuckDBPyConnection, entity: Entity, landing_file: LandingFile, loaded_at: datetime
 ) -> FileReport:
-    """Stage, type and validate one file: rejects go to raw_rejects, valid records to the batch table."""
-    stage_file(con, entity, landing_file)
+    """Type and validate one file into the typed table and write its rejects to raw_rejects."""
     fields = _table_fields(entity)
-    passthrough = ["__line", "__raw"]
     con.execute(f"drop table if exists {TYPED_TABLE}")
-    con.execute(
-        f"create temp table {TYPED_TABLE} as "
-        + typed_select_sql(fields, STAGE_TABLE, passthrough, _parent_tree(entity), _array_reasons(entity))
-    )
+    if landing_file.format_suffix == "parquet" and not entity.children and supports_tree(_parent_tree(entity)):
+        _type_parquet_file(con, fields, _parent_tree(entity), landing_file)
+    else:
+        stage_file(con, entity, landing_file)
+        con.execute(
+            f"create temp table {TYPED_TABLE} as "
+            + typed_select_sql(fields, STAGE_TABLE, ["__line", "__raw"], _parent_tree(entity), _array_reasons(entity))
+        )
+        con.execute(f"drop table {STAGE_TABLE}")
     check_required_fields(con, TYPED_TABLE, fields, landing_file.relative_path, entity.table, "records")
 
     con.execute(
@@ -91,8 +91,25 @@ def _load_file_into_batch(
         """,
         [landing_file.relative_path, loaded_at],
     )
+    return FileReport(
+        path=landing_file.relative_path,
+        rows_read=count_rows(con, f"select count(*) from {TYPED_TABLE}"),
+        rows_rejected=count_rows(con, f"select count(*) from {TYPED_TABLE} where __reason is not null"),
+        unknown_fields=unknown_field_counts(con, TYPED_TABLE, "__parsed"),
+    )
+
+
+def _load_file_into_batch(
+    con: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    landing_file: LandingFile,
+    file_order: int,
+    loaded_at: datetime,
+) -> FileReport:
+    """Type and validate one file: rejects go to raw_rejects, valid records to the batch table."""
+    report = _type_file(con, entity, landing_file, loaded_at)
     keep_doc = ", __doc" if entity.children else ""
-    columns = ", ".join(quote_identifier(f.column.name) for f in fields)
+    columns = ", ".join(quote_identifier(f.column.name) for f in _table_fields(entity))
     con.execute(
         f"""
         insert into {BATCH_TABLE}
@@ -101,15 +118,21 @@ def _load_file_into_batch(
         where __reason is null
         """
     )
-    report = FileReport(
-        path=landing_file.relative_path,
-        rows_read=count_rows(con, f"select count(*) from {TYPED_TABLE}"),
-        rows_rejected=count_rows(con, f"select count(*) from {TYPED_TABLE} where __reason is not null"),
-        unknown_fields=unknown_field_counts(con, TYPED_TABLE, "__doc is not null"),
-    )
     con.execute(f"drop table {TYPED_TABLE}")
-    con.execute(f"drop table {STAGE_TABLE}")
     return report
+
+
+def _type_parquet_file(
+    con: duckdb.DuckDBPyConnection, fields: list[Field], tree: dict[str, set[str]], landing_file: LandingFile
+) -> None:
+    """Create the typed table straight from the Parquet file's columns (no JSON round trip)."""
+    path = str(landing_file.path)
+    try:
+        schema = [(name, duckdb_type) for name, duckdb_type, *_ in
+                  con.execute("describe select * from read_parquet(?)", [path]).fetchall()]
+        con.execute(f"create temp table {TYPED_TABLE} as " + parquet_typed_sql(fields, tree, schema), [path])
+    except (duckdb.InvalidInputException, duckdb.IOException) as error:
+        raise_unreadable(landing_file, "Parquet", error)
 
 
 def _create_batch_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
@@ -124,9 +147,9 @@ def _create_batch_table(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
 
 
 def _select_winners(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
-    """Keep one record per key in __winners: the first by file and line, for events the first received."""
+    """Keep one record per key in __winners: the first by file and line."""
     key = ", ".join(quote_identifier(k) for k in entity.key)
-    order = "received_at, __file_order, __line" if entity is EVENTS else "__file_order, __line"
+    order = "__file_order, __line"
     con.execute(f"drop table if exists {WINNERS_TABLE}")
     con.execute(
         f"""
@@ -138,38 +161,9 @@ def _select_winners(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     )
 
 
-def _resolve_events_against_loaded(con: duckdb.DuckDBPyConnection, reports: list[FileReport]) -> None:
-    """Drop candidates already loaded with an earlier or equal receivedAt; replace loaded rows received later."""
-    superseded = con.execute(
-        f"""
-        select w.__file_order, count(*)
-        from {WINNERS_TABLE} as w
-        join {raw_table(EVENTS.table)} as e on e.message_id = w.message_id
-        where w.received_at < e.received_at
-        group by all
-        """
-    ).fetchall()
-    for file_order, count in superseded:
-        reports[file_order].rows_superseded = int(count)
-    con.execute(
-        f"""
-        delete from {raw_table(EVENTS.table)} as e
-        using {WINNERS_TABLE} as w
-        where e.message_id = w.message_id and w.received_at < e.received_at
-        """
-    )
-    con.execute(
-        f"""
-        delete from {WINNERS_TABLE} as w
-        using {raw_table(EVENTS.table)} as e
-        where e.message_id = w.message_id and e.received_at <= w.received_at
-        """
-    )
-
-
-def _insert_parent_rows(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[LandingFile], loaded_at: datetime) -> None:
-    fields = _table_fields(entity)
-    names = [f.column.name for f in fields]
+def _parent_values(entity: Entity) -> tuple[list[str], list[str]]:
+    """Return the raw column names to insert and the SQL values for them; events add their derived columns."""
+    names = [f.column.name for f in _table_fields(entity)]
     values = [quote_identifier(n) for n in names]
     if entity is EVENTS:
         names += ["event_at", "clock_skew_seconds", "is_future_dated"]
@@ -179,6 +173,11 @@ def _insert_parent_rows(con: duckdb.DuckDBPyConnection, entity: Entity, files: l
             "date_diff('microsecond', received_at, sent_at) / 1000000.0",
             f"({event_at}) > received_at + interval {FUTURE_EVENT_TOLERANCE_SECONDS} second",
         ]
+    return names, values
+
+
+def _insert_parent_rows(con: duckdb.DuckDBPyConnection, entity: Entity, files: list[LandingFile], loaded_at: datetime) -> None:
+    names, values = _parent_values(entity)
     paths = "[" + ", ".join(sql_string(f.relative_path) for f in files) + "]"
     target = ", ".join(quote_identifier(n) for n in names)
     con.execute(
@@ -197,6 +196,144 @@ def _count_per_file(con: duckdb.DuckDBPyConnection, reports: list[FileReport]) -
         reports[file_order].rows_loaded = int(count)
     for report in reports:
         report.duplicates_dropped = report.rows_read - report.rows_rejected - report.rows_loaded
+
+
+# ---------------------------------------------------------------------------------------------
+# Events: appended file by file
+#
+# Each file is typed, deduplicated within itself and resolved against raw.events (which by then contains
+# the earlier files of this load too), then inserted. So memory and sort sizes are bounded by one file,
+# not by the whole load, and the insert needs no sort over the whole table.
+
+# message_id and file of every row this load inserted, to tell a row of this load from an older one.
+LOAD_MESSAGES_TABLE = "__load_messages"
+# Rows of the typed file that are not inserted: later copies within the file, or already loaded.
+LOSERS_TABLE = "__losers"
+# Valid rows of the typed file whose message_id is already in raw.events.
+CONFLICTS_TABLE = "__conflicts"
+# message_id of the rows of this load that replaced a row of an earlier load (few).
+SUPERSEDING_TABLE = "__superseding"
+EVENT_LOAD_TABLES = (LOAD_MESSAGES_TABLE, LOSERS_TABLE, CONFLICTS_TABLE, SUPERSEDING_TABLE)
+
+
+def _drop_file_duplicates(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill __losers with the lines of valid records whose message_id has an earlier-received copy in the file."""
+    # Most message ids are unique, so only the repeated ones are ranked.
+    con.execute(
+        f"""
+        create temp table {LOSERS_TABLE} as
+        with repeated as (
+            select message_id from {TYPED_TABLE} where __reason is null group by message_id having count(*) > 1
+        )
+        select __line
+        from (
+            select t.__line, row_number() over (partition by t.message_id order by t.received_at, t.__line) as __rank
+            from {TYPED_TABLE} as t
+            semi join repeated using (message_id)
+            where t.__reason is null
+        )
+        where __rank > 1
+        """
+    )
+
+
+def _resolve_file_against_loaded(con: duckdb.DuckDBPyConnection, reports: list[FileReport], file_order: int) -> None:
+    """Replace loaded rows that this file's copy was received before; drop its copies received no earlier."""
+    conflicts = CONFLICTS_TABLE
+    con.execute(f"drop table if exists {conflicts}")
+    con.execute(
+        f"""
+        create temp table {conflicts} as
+        select t.__line, t.message_id, t.received_at < e.received_at as __replaces
+        from {TYPED_TABLE} as t
+        join {raw_table(EVENTS.table)} as e using (message_id)
+        where t.__reason is null and t.__line not in (select __line from {LOSERS_TABLE})
+        """
+    )
+
+    if count_rows(con, f"select count(*) from {conflicts}") == 0:
+        con.execute(f"drop table {conflicts}")
+        return
+    # Only now look up which replaced rows this load inserted itself: the conflicts are few, the
+    # message ids of the load are many.
+    replaced = con.execute(
+        f"""
+        select m.__file_order, s.message_id is not null as __was_superseding, count(*)
+        from {conflicts} as c
+        left join {LOAD_MESSAGES_TABLE} as m using (message_id)
+        left join {SUPERSEDING_TABLE} as s using (message_id)
+        where c.__replaces
+        group by all
+        """
+    ).fetchall()
+
+    for loaded_by, was_superseding, count in replaced:
+        if loaded_by is not None:
+            # A row of an earlier file of this load becomes a duplicate of that file, and the
+            # replacement of an earlier load's row, if it was one, moves to this file.
+            reports[loaded_by].rows_loaded -= int(count)
+            if was_superseding:
+                reports[loaded_by].rows_superseded -= int(count)
+        if loaded_by is None or was_superseding:
+            reports[file_order].rows_superseded += int(count)
+    con.execute(
+        f"""
+        insert into {SUPERSEDING_TABLE}
+        select c.message_id
+        from {conflicts} as c
+        anti join {LOAD_MESSAGES_TABLE} as m using (message_id)
+        where c.__replaces
+        """
+    )
+
+    for table in (raw_table(EVENTS.table), LOAD_MESSAGES_TABLE):
+        con.execute(
+            f"""
+            delete from {table} as e
+            using {conflicts} as c
+            where e.message_id = c.message_id and c.__replaces
+            """
+        )
+    con.execute(f"insert into {LOSERS_TABLE} select __line from {conflicts} where not __replaces")
+    con.execute(f"drop table {conflicts}")
+
+
+def load_event_files(con: duckdb.DuckDBPyConnection, files: list[LandingFile], loaded_at: datetime) -> list[FileReport]:
+    """Append the events of each file to raw.events: the copy of a message received first wins."""
+    names, values = _parent_values(EVENTS)
+    target = ", ".join(quote_identifier(n) for n in names)
+    con.execute(f"drop table if exists {LOAD_MESSAGES_TABLE}")
+    con.execute(f"create temp table {LOAD_MESSAGES_TABLE} (message_id VARCHAR, __file_order INTEGER)")
+    con.execute(f"drop table if exists {SUPERSEDING_TABLE}")
+    con.execute(f"create temp table {SUPERSEDING_TABLE} (message_id VARCHAR)")
+    reports: list[FileReport] = []
+    for file_order, landing_file in enumerate(files):
+        reports.append(_type_file(con, EVENTS, landing_file, loaded_at))
+        con.execute(f"drop table if exists {LOSERS_TABLE}")
+        _drop_file_duplicates(con)
+        _resolve_file_against_loaded(con, reports, file_order)
+        winners = f"""
+            from {TYPED_TABLE}
+            where __reason is null and __line not in (select __line from {LOSERS_TABLE})
+        """
+        (inserted,) = con.execute(
+            f"""
+            insert into {raw_table(EVENTS.table)} ({target}, _source_file, _source_line, _loaded_at, _extra)
+            select {", ".join(values)}, ?, __line, ?, __extra
+            {winners}
+            order by __line
+            """,
+            [landing_file.relative_path, loaded_at],
+        ).fetchone()
+        reports[file_order].rows_loaded += int(inserted)
+        con.execute(f"insert into {LOAD_MESSAGES_TABLE} select message_id, {file_order} {winners}")
+        con.execute(f"drop table {TYPED_TABLE}")
+        con.execute(f"drop table {LOSERS_TABLE}")
+    for report in reports:
+        report.duplicates_dropped = report.rows_read - report.rows_rejected - report.rows_loaded
+    con.execute(f"drop table {LOAD_MESSAGES_TABLE}")
+    con.execute(f"drop table {SUPERSEDING_TABLE}")
+    return reports
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,6 +365,22 @@ def _clear_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
         con.execute(f"delete from {rejects_table(table)}")
 
 
+def _load_snapshot_files(
+    con: duckdb.DuckDBPyConnection, entity: Entity, files: list[LandingFile], loaded_at: datetime
+) -> tuple[list[FileReport], list[ChildReport]]:
+    """Type every file into one batch, keep the first record per key, insert it, then load the child tables."""
+    _create_batch_table(con, entity)
+    reports = [
+        _load_file_into_batch(con, entity, landing_file, file_order, loaded_at)
+        for file_order, landing_file in enumerate(files)
+    ]
+    _select_winners(con, entity)
+    _count_per_file(con, reports)
+    _insert_parent_rows(con, entity, files, loaded_at)
+    children = [load_child(con, child, files, loaded_at) for child in entity.children]
+    return reports, children
+
+
 def _load_in_transaction(
     con: duckdb.DuckDBPyConnection,
     entity: Entity,
@@ -238,18 +391,11 @@ def _load_in_transaction(
 ) -> tuple[list[FileReport], list[ChildReport]]:
     if replace:
         _clear_tables(con, entity)
-    _create_batch_table(con, entity)
-    reports = []
-    for file_order, landing_file in enumerate(files):
-        report = _load_file_into_batch(con, entity, landing_file, file_order, loaded_at)
-        reports.append(report)
-
-    _select_winners(con, entity)
     if entity is EVENTS:
-        _resolve_events_against_loaded(con, reports)
-    _count_per_file(con, reports)
-    _insert_parent_rows(con, entity, files, loaded_at)
-    children = [load_child(con, child, files, loaded_at) for child in entity.children]
+        reports = load_event_files(con, files, loaded_at)
+        children: list[ChildReport] = []
+    else:
+        reports, children = _load_snapshot_files(con, entity, files, loaded_at)
     bookkeeping.record_file_loads(con, entity.table, files, reports, loaded_at, replace)
 
     for report in reports:
@@ -305,7 +451,8 @@ def load_entity(
             con.execute("rollback")
             raise
         con.execute("commit")
-        for table in (STAGE_TABLE, TYPED_TABLE, BATCH_TABLE, WINNERS_TABLE):
+        temporary = (STAGE_TABLE, TYPED_TABLE, BATCH_TABLE, WINNERS_TABLE, *EVENT_LOAD_TABLES)
+        for table in temporary:
             con.execute(f"drop table if exists {table}")
 
     _table_counts(con, entity, report)

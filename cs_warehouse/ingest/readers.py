@@ -26,12 +26,10 @@ import pyarrow as pa
 from cs_warehouse.contract import Entity
 from cs_warehouse.errors import LandingError
 from cs_warehouse.ingest.files import LandingFile
+from cs_warehouse.ingest.parquet_sql import parquet_json_value_sql
+from cs_warehouse.ingest.typing_sql import quote_identifier
 
 STAGE_TABLE = "__stage"
-
-# Top-level event fields that Parquet files carry as JSON text. They are parsed back into objects, so a
-# Parquet row becomes the same JSON document as the JSON Lines record.
-PARQUET_JSON_TEXT_FIELDS = ("properties", "traits", "context")
 
 # Unit separator: JSON text never contains it unescaped, so reading a JSON Lines file as one-column
 # CSV with it as delimiter returns each line whole.
@@ -165,7 +163,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, entity: Entity, landing_file: Lan
 # JSON Lines and Parquet
 
 
-def _raise_unreadable(landing_file: LandingFile, kind: str, error: duckdb.Error) -> None:
+def raise_unreadable(landing_file: LandingFile, kind: str, error: duckdb.Error) -> None:
     first_line = str(error).strip().splitlines()[0]
     raise LandingError(
         f"{landing_file.relative_path}: could not be read as {kind}: {first_line}. "
@@ -209,23 +207,17 @@ def _stage_json_lines(con: duckdb.DuckDBPyConnection, landing_file: LandingFile)
     try:
         con.execute(sql, [str(landing_file.path)])
     except (duckdb.InvalidInputException, duckdb.IOException, duckdb.ConversionException) as error:
-        _raise_unreadable(landing_file, "JSON Lines", error)
-
-
-def _parquet_field_sql(name: str, duckdb_type: str) -> str:
-    quoted = '"' + name.replace('"', '""') + '"'
-    if name in PARQUET_JSON_TEXT_FIELDS and duckdb_type == "VARCHAR":
-        value = f"case when json_valid({quoted}) then json({quoted}) else to_json({quoted}) end"
-    else:
-        value = f"to_json({quoted})"
-    return f"{quoted} := {value}"
+        raise_unreadable(landing_file, "JSON Lines", error)
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, landing_file: LandingFile) -> None:
     path = str(landing_file.path)
     try:
         schema = con.execute("describe select * from read_parquet(?)", [path]).fetchall()
-        fields = ", ".join(_parquet_field_sql(name, duckdb_type) for name, duckdb_type, *_ in schema)
+        fields = ", ".join(
+            f"{quote_identifier(name)} := {parquet_json_value_sql(name, duckdb_type, quote_identifier(name))}"
+            for name, duckdb_type, *_ in schema
+        )
         con.execute(
             f"""
             create temp table {STAGE_TABLE} as
@@ -239,5 +231,5 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, landing_file: LandingFile) ->
             [path],
         )
     except (duckdb.InvalidInputException, duckdb.IOException) as error:
-        _raise_unreadable(landing_file, "Parquet", error)
+        raise_unreadable(landing_file, "Parquet", error)
 

@@ -33,7 +33,7 @@ def check_required_fields(
     if not required:
         return
     counts = ", ".join(f"count(*) filter (where __present_{i})" for i, _ in required)
-    row = con.execute(f"select count(*), {counts} from {relation} where __doc is not null").fetchone()
+    row = con.execute(f"select count(*), {counts} from {relation} where __parsed").fetchone()
     parsed, present = row[0], row[1:]
     if parsed == 0:
         return

@@ -1,6 +1,7 @@
 """Generate the SQL that types and validates landing records by the contract's column kinds.
 
-The input is a relation with a JSON document per record (`__doc`, see readers.py). The output has
+The input is a relation with a JSON document per record (`__doc`, see readers.py), or for Parquet the
+file's own columns (see parquet_sql.py). The output has
 one typed column per contract column, `__extra` (JSON text of the fields the contract does not
 name), `__unknown_fields` (their dotted names and JSON pointers) and `__reason` (why the record is
 rejected, NULL when valid).
@@ -123,7 +124,7 @@ def extra_sql(unknown: str = "__unknown_fields", doc: str = "__doc") -> str:
 # Typing
 
 
-def _text_sql(column: Column, value: str) -> str:
+def value_text_sql(column: Column, value: str) -> str:
     """SQL for the value as text, NULL when absent, JSON null or blank."""
     if column.kind == "json":
         # A JSON string that itself contains JSON (Parquet, or a producer that double-encodes) is unwrapped.
@@ -207,14 +208,12 @@ def typed_select_sql(
     tree: dict[str, set[str]],
     extra_reasons: Sequence[str] = (),
 ) -> str:
-    """Return a SELECT that types and validates every record of `source`.
+    """Return a SELECT that types and validates every record of `source`, a relation of JSON documents.
 
     `source` must have `__doc` (JSON text, NULL for malformed records) and `__malformed`. Its
     `passthrough` columns are carried through unchanged. `extra_reasons` are further SQL expressions
     over `__doc` that give a reject reason or NULL (a child array that is not an array, for example).
-    The output has the passthrough columns, `__doc`, one column per field (typed, under the raw column
-    name), `__present_<i>` (whether the record has the field at all), `__unknown_fields`, `__extra`
-    and `__reason`.
+    The output is described in typing_select_sql, with `__doc` kept as well.
     """
     pointers = []
     for field in fields:
@@ -222,24 +221,67 @@ def typed_select_sql(
         if field.fallback_path:
             pointers.append(json_pointer(field.fallback_path))
     pointer_list = "[" + ", ".join(sql_string(p) for p in pointers) + "]"
-    carried = ", ".join(passthrough)
 
-    text_columns = []
-    present_columns = []
+    texts = []
+    presents = []
     position = 1
-    for i, field in enumerate(fields):
+    for field in fields:
         primary = f"__values[{position}]"
-        text = _text_sql(field.column, primary)
+        text = value_text_sql(field.column, primary)
         present = f"{primary} is not null"
         position += 1
         if field.fallback_path:
             fallback = f"__values[{position}]"
-            text = f"coalesce({text}, {_text_sql(field.column, fallback)})"
+            text = f"coalesce({text}, {value_text_sql(field.column, fallback)})"
             present = f"({present} or {fallback} is not null)"
             position += 1
-        text_columns.append(f"{text} as __text_{i}")
-        present_columns.append(f"{present} as __present_{i}")
+        texts.append(text)
+        presents.append(present)
 
+    # json_extract with a list of pointers parses each document once for all fields.
+    extracted = (
+        f"(select *, case when __doc is not null then json_extract(__doc, {pointer_list}) end as __values "
+        f"from {source})"
+    )
+    return typing_select_sql(
+        fields,
+        extracted,
+        [*passthrough, "__doc"],
+        texts,
+        presents,
+        unknown=f"case when __doc is not null then {unknown_fields_sql(tree)} else [] end",
+        extra=f"case when __doc is not null then {extra_sql()} end",
+        parsed="__doc is not null",
+        extra_reasons=extra_reasons,
+    )
+
+
+def typing_select_sql(
+    fields: Sequence[Field],
+    source: str,
+    passthrough: Sequence[str],
+    texts: Sequence[str],
+    presents: Sequence[str],
+    *,
+    unknown: str,
+    extra: str,
+    parsed: str,
+    extra_reasons: Sequence[str] = (),
+    raw: str | None = None,
+) -> str:
+    """Return a SELECT that types and validates every record of `source` from per-field SQL expressions.
+
+    For field i, `texts[i]` is its value as text (NULL when absent or blank) and `presents[i]` whether
+    the record has the field at all. `unknown` is the list of {name, ...} structs of the record's
+    unknown fields, `extra` the `_extra` JSON text (it may read `__unknown_fields`), `parsed` whether
+    the record parsed, and `source` has `__malformed`. With `raw`, the output gets `__raw` from that
+    expression for rejected records only (NULL for loaded ones, which never need it).
+    The output has the passthrough columns, `__parsed`, one column per field (typed, under the raw
+    column name), `__present_<i>`, `__unknown_fields`, `__extra`, `__reason` (NULL when valid) and
+    `__raw` when asked for.
+    """
+    text_columns = [f"{text} as __text_{i}" for i, text in enumerate(texts)]
+    present_columns = [f"{present} as __present_{i}" for i, present in enumerate(presents)]
     typed_columns = []
     reasons = []
     for i, field in enumerate(fields):
@@ -248,34 +290,35 @@ def typed_select_sql(
         reasons.append(reason_sql(field, f"__text_{i}", name))
     reasons.extend(extra_reasons)
     present_names = ", ".join(f"__present_{i}" for i in range(len(fields)))
-    text_names = ", ".join(f"__text_{i}" for i in range(len(fields)))
+    carried = "".join(f"{column}, " for column in passthrough)
+    reason = f"coalesce(__malformed, nullif(concat_ws('; ', {', '.join(reasons)}), ''))"
+    raw_column = f"case when __reason is not null then {raw} end as __raw," if raw else ""
 
     return f"""
-        with extracted as (
+        with texts as (
             select
-                {carried}, __malformed, __doc,
-                case when __doc is not null then json_extract(__doc, {pointer_list}) end as __values,
-                case when __doc is not null then {unknown_fields_sql(tree)} else [] end as __unknown_fields,
-            from {source}
-        ),
-        texts as (
-            select
-                {carried}, __malformed, __doc, __unknown_fields,
+                *,
                 {", ".join(text_columns)},
                 {", ".join(present_columns)},
-            from extracted
+                {unknown} as __unknown_fields,
+                {parsed} as __parsed,
+            from {source}
         ),
         typed as (
             select
-                {carried}, __malformed, __doc, __unknown_fields, {text_names}, {present_names},
+                *,
                 {", ".join(typed_columns)},
             from texts
+        ),
+        checked as (
+            select *, {reason} as __reason, from typed
         )
         select
-            {carried}, __doc, {present_names},
+            {carried}__parsed, {present_names},
             {", ".join(quote_identifier(f.column.name) for f in fields)},
             __unknown_fields,
-            case when __doc is not null then {extra_sql()} end as __extra,
-            coalesce(__malformed, nullif(concat_ws('; ', {", ".join(reasons)}), '')) as __reason,
-        from typed
+            {extra} as __extra,
+            __reason,
+            {raw_column}
+        from checked
     """
