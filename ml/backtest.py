@@ -10,34 +10,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
+from typing import Any
+
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from cs_warehouse.errors import CswError
-from ml.features import BASELINE_COLUMN, HORIZON_END_COLUMN, LABEL_COLUMN, OBSERVATION_DATE_COLUMN
+from ml.features import BASELINE_COLUMN, LABEL_COLUMN, OBSERVATION_DATE_COLUMN
+from ml.folds import Fold, NotEnoughHistoryError, labelled_rows, make_folds
 from ml.metrics import evaluate_scores
 from ml.pipeline import GRADIENT_BOOSTING, LOGISTIC_REGRESSION, Hyperparameters, build_model
+from ml.tuning import select_hyperparameters
+
+__all__ = ["BASELINE", "OVERALL_FOLD", "BacktestResult", "Fold", "NotEnoughHistoryError", "labelled_rows",
+           "make_folds", "run_backtest", "score_folds"]
 
 LOGGER = logging.getLogger(__name__)
 
 BASELINE = "rule_based"
 OVERALL_FOLD = "overall"
-
-
-class NotEnoughHistoryError(CswError):
-    """The labelled rows span too few observation dates for any backtest fold."""
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One backtest split, as row positions into the labelled frame."""
-
-    number: int
-    test_start: pd.Timestamp
-    test_end: pd.Timestamp
-    train_index: np.ndarray
-    test_index: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -47,71 +37,34 @@ class BacktestResult:
     predictions: pd.DataFrame  # fold, account_id, observation_date, label, one score column per scorer
     metrics: pd.DataFrame  # fold, scorer, metric, value
     folds: list[Fold]
-
-
-def labelled_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return the rows whose horizon is over (label known), sorted by date, with a fresh index."""
-    labelled = frame[frame[LABEL_COLUMN].notna()].copy()
-    labelled[LABEL_COLUMN] = labelled[LABEL_COLUMN].astype(int)
-    return labelled.sort_values([OBSERVATION_DATE_COLUMN, "account_id"], kind="stable").reset_index(drop=True)
-
-
-def make_folds(labelled: pd.DataFrame, n_folds: int, test_period_dates: int, min_training_rows: int) -> list[Fold]:
-    """Split `labelled` into up to `n_folds` test periods of `test_period_dates` observation dates each.
-
-    The periods are the latest dates, oldest first. A period whose training window has fewer than
-    `min_training_rows` rows or one class only is skipped with a warning.
-    """
-    dates = pd.to_datetime(labelled[OBSERVATION_DATE_COLUMN])
-    horizon_ends = pd.to_datetime(labelled[HORIZON_END_COLUMN])
-    labels = labelled[LABEL_COLUMN].to_numpy()
-    distinct = np.sort(dates.unique())
-    folds: list[Fold] = []
-
-    first = len(distinct) - n_folds * test_period_dates
-    for block in range(n_folds):
-        period = distinct[max(first + block * test_period_dates, 0):first + (block + 1) * test_period_dates]
-        if first + (block + 1) * test_period_dates <= 0 or not len(period):
-            continue
-        test_start, test_end = pd.Timestamp(period[0]), pd.Timestamp(period[-1])
-        train_index = np.flatnonzero((horizon_ends < test_start).to_numpy())
-        test_index = np.flatnonzero(((dates >= test_start) & (dates <= test_end)).to_numpy())
-        if len(train_index) < min_training_rows or len(np.unique(labels[train_index])) < 2:
-            LOGGER.warning(
-                "skipping the test period %s to %s: %d training rows with horizon ending before it "
-                "(at least %d with both classes needed)",
-                test_start.date(), test_end.date(), len(train_index), min_training_rows,
-            )
-            continue
-        folds.append(Fold(len(folds) + 1, test_start, test_end, train_index, test_index))
-
-    if not folds:
-        raise NotEnoughHistoryError(
-            f"the backtest has no usable fold: {len(labelled)} labelled rows on {len(distinct)} observation "
-            f"dates. Load more months of history, or lower n_folds / test_period_dates / min_training_rows."
-        )
-    return folds
+    # One record per fold and model type: the settings chosen on the fold's training rows and their
+    # inner validation ROC AUC per grid entry (ml/tuning.py).
+    selections: list[dict[str, Any]]
 
 
 def run_backtest(frame: pd.DataFrame, numeric: list[str], categorical: list[str], params: Hyperparameters,
                  seed: int, n_folds: int, test_period_dates: int, min_training_rows: int,
-                 threads: int = 1) -> BacktestResult:
+                 threads: int = 1, tune: bool = True) -> BacktestResult:
     """Fit both candidate models on each fold's training rows and score its test rows beside the baseline.
+
+    With `tune`, each model's settings are chosen on an inner time-ordered split of the fold's training
+    rows (ml/tuning.py); without it, `params` are used as given.
 
     `threads` caps native (OpenMP, BLAS) threads during the fits; see TrainingConfig.threads.
     """
     with threadpool_limits(limits=threads):
         return _run_backtest(frame, numeric, categorical, params, seed, n_folds, test_period_dates,
-                             min_training_rows)
+                             min_training_rows, tune)
 
 
 def _run_backtest(frame: pd.DataFrame, numeric: list[str], categorical: list[str], params: Hyperparameters,
-                  seed: int, n_folds: int, test_period_dates: int, min_training_rows: int) -> BacktestResult:
+                  seed: int, n_folds: int, test_period_dates: int, min_training_rows: int, tune: bool) -> BacktestResult:
     labelled = labelled_rows(frame)
     folds = make_folds(labelled, n_folds, test_period_dates, min_training_rows)
     features = labelled[numeric + categorical]
     labels = labelled[LABEL_COLUMN].to_numpy()
     parts = []
+    selections = []
 
     for fold in folds:
         LOGGER.info(
@@ -123,13 +76,20 @@ def _run_backtest(frame: pd.DataFrame, numeric: list[str], categorical: list[str
         part["label"] = labels[fold.test_index]
         part[BASELINE] = labelled.loc[fold.test_index, BASELINE_COLUMN].fillna(0.0).to_numpy()
         for model_type in (GRADIENT_BOOSTING, LOGISTIC_REGRESSION):
-            model = build_model(model_type, numeric, categorical, params, seed)
+            fold_params = params
+            if tune:
+                selection = select_hyperparameters(labelled.loc[fold.train_index], model_type, numeric, categorical,
+                                                   params, seed, min_training_rows)
+                selections.append({"fold": fold.number, **selection.as_record()})
+                fold_params = selection.hyperparameters
+            model = build_model(model_type, numeric, categorical, fold_params, seed)
             model.fit(features.iloc[fold.train_index], labels[fold.train_index])
             part[model_type] = model.predict_proba(features.iloc[fold.test_index])[:, 1]
         parts.append(part)
 
     predictions = pd.concat(parts, ignore_index=True)
-    return BacktestResult(predictions=predictions, metrics=score_folds(predictions), folds=folds)
+    return BacktestResult(predictions=predictions, metrics=score_folds(predictions), folds=folds,
+                          selections=selections)
 
 
 def score_folds(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -26,10 +26,9 @@ MISSING_CATEGORY = "(missing)"
 class Hyperparameters:
     """Settings of both classifiers and of the calibration step."""
 
-    # Small trees (three leaves), with the number of rounds set by early stopping on a held-out share
-    # of the training rows. On the default simulated data this scored a higher backtest ROC AUC than
-    # trees of 4 to 15 leaves or a fixed 300 rounds. It was chosen on that same backtest, so the
-    # figure is slightly optimistic.
+    # Tree size and minimum leaf are the settings used when tuning is off. With tuning on (the
+    # default), ml/tuning.py replaces them per training window from its grid. Early stopping on a
+    # held-out share of the rows the classifier is fitted on sets the number of rounds.
     learning_rate: float = 0.05
     max_iter: int = 600
     max_leaf_nodes: int = 3
@@ -43,6 +42,10 @@ class Hyperparameters:
     # sigmoid (Platt) needs fewer rows than isotonic to be stable on small training windows.
     calibration_method: str = "sigmoid"
     calibration_folds: int = 3
+    # False: the classifier is fitted once on all rows and the sigmoid on its out-of-fold predictions.
+    # True averages `calibration_folds` classifiers, each fitted on only part of the rows, which costs
+    # the boosted trees most on short training windows.
+    calibration_ensemble: bool = False
 
 
 def build_preprocessor(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
@@ -88,15 +91,29 @@ def build_model(model_type: str, numeric: list[str], categorical: list[str], par
                 seed: int) -> Pipeline:
     """Return the calibrated churn pipeline: preprocessing, then the classifier inside CalibratedClassifierCV.
 
-    The calibrator splits the training rows it is given into `calibration_folds` folds, fits the
-    classifier on each complement and the sigmoid on each fold, so calibration never uses test rows.
+    The calibrator splits the training rows it is given into `calibration_folds` folds and fits the
+    sigmoid on the classifier's predictions for each fold from a fit on its complement, so calibration
+    never uses test rows. The classifier that scores is then fitted on all of those rows
+    (`calibration_ensemble` False, the default) or is the average of the per-fold fits (True).
     """
     calibrated = CalibratedClassifierCV(
         build_classifier(model_type, params, seed),
         method=params.calibration_method,
         cv=params.calibration_folds,
+        ensemble=params.calibration_ensemble,
     )
     return Pipeline([("preprocess", build_preprocessor(numeric, categorical)), ("classifier", calibrated)])
+
+
+def build_uncalibrated_model(model_type: str, numeric: list[str], categorical: list[str], params: Hyperparameters,
+                             seed: int) -> Pipeline:
+    """Return preprocessing and the classifier of `model_type` without calibration, for ranking candidates."""
+    return Pipeline(
+        [
+            ("preprocess", build_preprocessor(numeric, categorical)),
+            ("classifier", build_classifier(model_type, params, seed)),
+        ]
+    )
 
 
 def build_driver_model(numeric: list[str], categorical: list[str], params: Hyperparameters, seed: int) -> Pipeline:

@@ -22,6 +22,7 @@ from ml.drivers import DriverExplainer
 from ml.features import LABEL_COLUMN, OBSERVATION_DATE_COLUMN, model_feature_columns
 from ml.pipeline import MODEL_TYPES, Hyperparameters, build_driver_model, build_model
 from ml.store import ModelStore
+from ml.tuning import select_hyperparameters
 
 LOGGER = logging.getLogger(__name__)
 
@@ -45,6 +46,9 @@ class TrainingConfig:
     # idle OpenMP threads spin. On a busy 2-core machine, training on a 1,680-row frame took 79 s
     # with the default thread count and 6 s with one thread (scratch timing, scikit-learn 1.9.1).
     threads: int = 1
+    # Choose the classifier settings from ml/tuning.py's grid on an inner time-ordered split of each
+    # training window. False uses `hyperparameters` as given.
+    tune: bool = True
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
@@ -147,14 +151,20 @@ def _train_version(frame: pd.DataFrame, config: TrainingConfig, store: ModelStor
     numeric, categorical = model_feature_columns(frame)
     backtest = run_backtest(
         frame, numeric, categorical, config.hyperparameters, config.seed,
-        config.n_folds, config.test_period_dates, config.min_training_rows, config.threads,
+        config.n_folds, config.test_period_dates, config.min_training_rows, config.threads, config.tune,
     )
     decision = decide_promotion(backtest.metrics, config.model_type)
 
     labelled = labelled_rows(frame)
     features = labelled[numeric + categorical]
     labels = labelled[LABEL_COLUMN].to_numpy()
-    model = build_model(config.model_type, numeric, categorical, config.hyperparameters, config.seed)
+    params = config.hyperparameters
+    final_selection = None
+    if config.tune:
+        selection = select_hyperparameters(labelled, config.model_type, numeric, categorical, params, config.seed,
+                                           config.min_training_rows)
+        params, final_selection = selection.hyperparameters, selection.as_record()
+    model = build_model(config.model_type, numeric, categorical, params, config.seed)
     model.fit(features, labels)
     drivers = DriverExplainer.fit(
         build_driver_model(numeric, categorical, config.hyperparameters, config.seed), features, labels
@@ -162,7 +172,8 @@ def _train_version(frame: pd.DataFrame, config: TrainingConfig, store: ModelStor
     LOGGER.info("fitted the final %s model on %d labelled rows", config.model_type, len(labelled))
 
     version = version or new_version_name()
-    card = build_card(version, config, labelled, features, labels, numeric, categorical, backtest, decision)
+    card = build_card(version, config, labelled, features, labels, numeric, categorical, backtest, decision,
+                      params, final_selection)
     store.save_version(version, model, drivers, card)
 
     previous = store.promoted_version()
@@ -175,7 +186,8 @@ def _train_version(frame: pd.DataFrame, config: TrainingConfig, store: ModelStor
 
 def build_card(version: str, config: TrainingConfig, labelled: pd.DataFrame, features: pd.DataFrame,
                labels: np.ndarray, numeric: list[str], categorical: list[str], backtest: BacktestResult,
-               decision: PromotionDecision) -> dict[str, Any]:
+               decision: PromotionDecision, params: Hyperparameters,
+               final_selection: dict[str, Any] | None) -> dict[str, Any]:
     """Return the model card: everything needed to tell how a version was made and how well it did."""
     dates = pd.to_datetime(labelled[OBSERVATION_DATE_COLUMN])
     overall = backtest.metrics[backtest.metrics["fold"] == OVERALL_FOLD]
@@ -193,7 +205,14 @@ def build_card(version: str, config: TrainingConfig, labelled: pd.DataFrame, fea
         "code_version": code_version(),
         "library_versions": library_versions(),
         "features": {"numeric": numeric, "categorical": categorical},
-        "hyperparameters": asdict(config.hyperparameters),
+        # The settings of the stored model: the configured ones, with the tuned entries replaced.
+        "hyperparameters": asdict(params),
+        "tuning": {
+            "enabled": config.tune,
+            "configured_hyperparameters": asdict(config.hyperparameters),
+            "final_fit": final_selection,
+            "backtest_folds": backtest.selections,
+        },
         "seed": config.seed,
         "backtest": {
             "n_folds": len(backtest.folds),

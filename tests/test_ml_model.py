@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+import ml.backtest
 from ml.backtest import BASELINE, OVERALL_FOLD, labelled_rows, make_folds, run_backtest
 from ml.drivers import DriverExplainer, source_columns
 from ml.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, PER_FEATURE_PREFIX, model_feature_columns
@@ -20,6 +21,7 @@ from ml.pipeline import GRADIENT_BOOSTING, LOGISTIC_REGRESSION, Hyperparameters,
 from ml.scoring import rows_to_score, score
 from ml.store import ModelStore
 from ml.training import TrainingConfig, decide_promotion, fingerprint, train_version
+from ml.tuning import TUNING_GRIDS, select_hyperparameters
 from cs_warehouse.errors import CswError
 
 HORIZON_DAYS = 90
@@ -219,6 +221,61 @@ def test_model_card_contents(tmp_path: Path):
     assert card["hyperparameters"]["max_iter"] == FAST.max_iter
     assert set(card["backtest"]["overall"]) == {GRADIENT_BOOSTING, LOGISTIC_REGRESSION, BASELINE}
     assert card["promotion"]["promoted"] == result.decision.promoted
+
+
+def test_model_card_records_tuning(tmp_path: Path):
+    frame = synthetic_features(seed=4)
+    train_version(frame, fast_config(seed=13), ModelStore(tmp_path), version="v1")
+    card = ModelStore(tmp_path).read_card("v1")
+    tuning = card["tuning"]
+    assert tuning["enabled"] is True
+    assert tuning["final_fit"]["chosen"] in TUNING_GRIDS[GRADIENT_BOOSTING]
+    for key, value in tuning["final_fit"]["chosen"].items():
+        assert card["hyperparameters"][key] == value
+    assert {s["model_type"] for s in tuning["backtest_folds"]} == {GRADIENT_BOOSTING, LOGISTIC_REGRESSION}
+
+
+# Hyperparameter selection inside each training window.
+
+def test_tuning_sees_only_training_rows(monkeypatch):
+    frame = synthetic_features(accounts=150, months=16, seed=8)
+    windows = []
+
+    def spy(training, *args, **kwargs):
+        windows.append(training)
+        return select_hyperparameters(training, *args, **kwargs)
+
+    monkeypatch.setattr(ml.backtest, "select_hyperparameters", spy)
+    numeric, categorical = model_feature_columns(frame)
+    result = run_backtest(frame, numeric, categorical, FAST, seed=1, n_folds=3, test_period_dates=2,
+                          min_training_rows=100)
+    assert len(windows) == 2 * len(result.folds)
+    for fold, training in zip([f for f in result.folds for _ in range(2)], windows):
+        assert (pd.to_datetime(training["horizon_end_date"]) < fold.test_start).all()
+        assert len(training) == len(fold.train_index)
+
+
+def test_tuning_picks_best_validation_auc():
+    labelled = labelled_rows(synthetic_features(accounts=150, months=12, seed=9))
+    numeric, categorical = model_feature_columns(labelled)
+    selection = select_hyperparameters(labelled, GRADIENT_BOOSTING, numeric, categorical, FAST, seed=1,
+                                       min_training_rows=100)
+    grid = TUNING_GRIDS[GRADIENT_BOOSTING]
+    assert len(selection.validation_auc) == len(grid)
+    best = int(np.argmax(selection.validation_auc))
+    assert selection.chosen == grid[best]
+    assert selection.hyperparameters.max_leaf_nodes == grid[best]["max_leaf_nodes"]
+    assert selection.hyperparameters.max_iter == FAST.max_iter
+
+
+def test_tuning_short_window_keeps_settings():
+    labelled = labelled_rows(synthetic_features(accounts=30, months=5, seed=9))
+    numeric, categorical = model_feature_columns(labelled)
+    selection = select_hyperparameters(labelled, GRADIENT_BOOSTING, numeric, categorical, FAST, seed=1,
+                                       min_training_rows=100)
+    assert selection.hyperparameters == FAST
+    assert selection.chosen == {}
+    assert "too few rows" in selection.reason
 
 
 def test_fingerprint_changes_with_data():

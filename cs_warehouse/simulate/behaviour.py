@@ -55,12 +55,23 @@ HEALTH_NOISE = 0.40
 CHAMPION_LEAVES_MONTHLY = 0.015
 CHAMPION_LOSS_HEALTH_SHOCK = 0.6
 
-# Monthly chance of a cancellation request: logistic in these terms. Plans billed every n months
-# decide once, within RENEWAL_DECISION_DAYS of the renewal, with the n-month compounded chance.
-CANCEL_BASE_LOGIT = -3.9
-CANCEL_HEALTH_WEIGHT = -1.3
-CANCEL_CHAMPION_LEFT_WEIGHT = 1.0
-CANCEL_COMPETITOR_WEIGHT = 1.1
+# Monthly chance of a cancellation request: logistic in these terms, which interact as churn does in
+# practice. Among accounts that get value from the product (health above LOW_VALUE_HEALTH) the chance
+# varies little with health. Below it, every unit of health lost adds LOW_VALUE_WEIGHT to the logit,
+# because an account that does not use the product has no reason to renew. Losing the champion matters
+# in proportion to how little the account uses the product: an entrenched account replaces its
+# sponsor, a struggling one loses the last person arguing to keep it. A competitor mention weighs
+# more in an account below the value threshold, which is actually evaluating the alternative. Plans
+# billed every n months decide once, within RENEWAL_DECISION_DAYS of the renewal, with the n-month
+# compounded chance, so their churn concentrates at renewal.
+CANCEL_BASE_LOGIT = -4.3
+CANCEL_HEALTH_WEIGHT = -0.5
+LOW_VALUE_HEALTH = -0.3
+CANCEL_LOW_VALUE_WEIGHT = 1.8
+CANCEL_CHAMPION_LEFT_ENTRENCHED_WEIGHT = 0.2  # champion left, health well above LOW_VALUE_HEALTH
+CANCEL_CHAMPION_LEFT_AT_RISK_WEIGHT = 2.0  # added as health falls below LOW_VALUE_HEALTH
+CANCEL_COMPETITOR_WEIGHT = 0.6
+CANCEL_COMPETITOR_LOW_VALUE_WEIGHT = 1.0  # added when health is below LOW_VALUE_HEALTH
 CANCEL_TICKETS_WEIGHT = 0.25  # per ticket above TICKETS_NORMAL in the previous month
 TICKETS_NORMAL = 2
 CANCEL_DETRACTOR_WEIGHT = 0.7  # latest NPS at most 6
@@ -214,11 +225,15 @@ class RiskSignals:
 
 def cancel_probability(health: float, signals: RiskSignals, months: int = 1) -> float:
     """Chance that the account requests cancellation of a subscription billed every `months` months."""
+    shortfall = max(LOW_VALUE_HEALTH - health, 0.0)
+    # About 0.04 at health 1, 0.5 at health 0.2, 0.88 at the value threshold and near 1 below it.
+    at_risk = sigmoid(4.0 * (LOW_VALUE_HEALTH + 0.5 - health))
     logit = (
         CANCEL_BASE_LOGIT
         + CANCEL_HEALTH_WEIGHT * health
-        + CANCEL_CHAMPION_LEFT_WEIGHT * signals.champion_left
-        + CANCEL_COMPETITOR_WEIGHT * signals.competitor_mentioned
+        + CANCEL_LOW_VALUE_WEIGHT * shortfall
+        + signals.champion_left * (CANCEL_CHAMPION_LEFT_ENTRENCHED_WEIGHT + CANCEL_CHAMPION_LEFT_AT_RISK_WEIGHT * at_risk)
+        + signals.competitor_mentioned * (CANCEL_COMPETITOR_WEIGHT + CANCEL_COMPETITOR_LOW_VALUE_WEIGHT * at_risk)
         + CANCEL_TICKETS_WEIGHT * max(signals.tickets_last_month - TICKETS_NORMAL, 0)
         + CANCEL_DETRACTOR_WEIGHT * signals.is_detractor
     )

@@ -59,11 +59,13 @@ class ChurnModelConfig(dg.Config):
     logistic_c: float = 0.5
     calibration_method: str = "sigmoid"
     calibration_folds: int = 3
+    calibration_ensemble: bool = False
     seed: int = 7
     n_folds: int = 4
     test_period_dates: int = 3
     min_training_rows: int = 100
     threads: int = 1
+    tune: bool = True
 
     def training_config(self) -> TrainingConfig:
         return TrainingConfig(
@@ -80,12 +82,14 @@ class ChurnModelConfig(dg.Config):
                 logistic_c=self.logistic_c,
                 calibration_method=self.calibration_method,
                 calibration_folds=self.calibration_folds,
+                calibration_ensemble=self.calibration_ensemble,
             ),
             seed=self.seed,
             n_folds=self.n_folds,
             test_period_dates=self.test_period_dates,
             min_training_rows=self.min_training_rows,
             threads=self.threads,
+            tune=self.tune,
         )
 
 
