@@ -163,8 +163,8 @@ horizon_churn as (
     inner join account_mrr
         on
             observations.account_id = account_mrr.account_id
-            and account_mrr.month_end_date > observations.observation_date
-            and account_mrr.month_end_date <= observations.horizon_end_date
+            and observations.observation_date < account_mrr.month_end_date
+            and observations.horizon_end_date >= account_mrr.month_end_date
     group by observations.account_id, observations.observation_date
 ),
 
@@ -175,7 +175,8 @@ mrr_history as (
         min(account_mrr.month_start_date) as first_month_start_date,
         max(
             case
-                when account_mrr.month_start_date
+                when
+                    account_mrr.month_start_date
                     = cast(
                         {{ dbt.dateadd('month', -3, dbt.date_trunc('month', 'observations.observation_date')) }}
                         as date
@@ -187,7 +188,7 @@ mrr_history as (
     inner join account_mrr
         on
             observations.account_id = account_mrr.account_id
-            and account_mrr.month_start_date <= observations.observation_date
+            and observations.observation_date >= account_mrr.month_start_date
             and account_mrr.mrr > 0
     group by observations.account_id, observations.observation_date
 ),
@@ -246,7 +247,7 @@ largest_items as (
         billing_interval,
         row_number() over (
             partition by account_id, observation_date
-            order by item_amount_minor desc nulls last, tier, billing_interval
+            order by item_amount_minor desc nulls last, tier asc, billing_interval asc
         ) as item_rank
     from subscription_items_as_of
 ),
@@ -256,11 +257,13 @@ billing_state as (
     select
         subscription_items_as_of.account_id,
         subscription_items_as_of.observation_date,
-        sum(subscription_items_as_of.quantity) as seats,
+        cast(sum(subscription_items_as_of.quantity) as {{ dbt.type_bigint() }}) as seats,
         max(case when subscription_items_as_of.is_cancel_scheduled then 1 else 0 end) as is_cancel_scheduled,
         min(
-            case when subscription_items_as_of.period_end_date >= subscription_items_as_of.observation_date
-                then subscription_items_as_of.period_end_date end
+            case
+                when subscription_items_as_of.period_end_date >= subscription_items_as_of.observation_date
+                    then subscription_items_as_of.period_end_date
+            end
         ) as next_period_end_date,
         min(
             case subscription_items_as_of.status
@@ -343,7 +346,7 @@ ticket_state as (
     inner join tickets
         on
             observations.account_id = tickets.account_id
-            and tickets.created_date <= observations.observation_date
+            and observations.observation_date >= tickets.created_date
     group by observations.account_id, observations.observation_date
 ),
 
@@ -361,7 +364,7 @@ latest_nps as (
     inner join nps_responses
         on
             observations.account_id = nps_responses.account_id
-            and nps_responses.answered_date <= observations.observation_date
+            and observations.observation_date >= nps_responses.answered_date
 ),
 
 cs_touch_state as (
@@ -389,7 +392,7 @@ cs_touch_state as (
     inner join cs_activities
         on
             observations.account_id = cs_activities.account_id
-            and cs_activities.occurred_date <= observations.observation_date
+            and observations.observation_date >= cs_activities.occurred_date
     group by observations.account_id, observations.observation_date
 ),
 
@@ -398,7 +401,7 @@ feature_usage as (
         observations.account_id,
         observations.observation_date,
         count(distinct case when catalog.is_premium then catalog.feature_name end) as premium_features_used_30d
-        {%- for feature in catalog_features %},
+    {%- for feature in catalog_features %},
         count(case when catalog.feature_name = '{{ feature.name | replace("'", "''") }}' then 1 end)
             as {{ feature.column }}
         {%- endfor %}
@@ -406,7 +409,7 @@ feature_usage as (
     inner join events
         on
             observations.account_id = events.account_id
-            and events.event_date <= observations.observation_date
+            and observations.observation_date >= events.event_date
             and events.event_date > {{ dbt.dateadd('day', -30, 'observations.observation_date') }}
     inner join catalog
         on events.event_name = catalog.event_name and catalog.is_feature
@@ -482,7 +485,7 @@ final as (
         {{ dbt.right('billing_state.ranked_status', dbt.length('billing_state.ranked_status') ~ ' - 2') }}
             as subscription_status,
         accounts.industry
-        {%- for feature in catalog_features %},
+    {%- for feature in catalog_features %},
         coalesce(feature_usage.{{ feature.column }}, 0) as {{ feature.column }}
         {%- endfor %}
     from observations

@@ -1,5 +1,7 @@
 -- Support, survey and CSM signals of each account on each day of its spine, as trailing counts.
--- Tickets count on the day they were opened, CSAT on the day its ticket was opened. A contact counts
+-- Tickets count on the day they were opened. A CSAT rating counts from the day its ticket was resolved,
+-- because customers rate after resolution: placing it on the opening day would let a score computed
+-- for that day see a rating given later. A rated ticket with no resolution time is left out. A contact counts
 -- as a champion from the day it was added (or the spine's first day when that is unknown) until the
 -- day it left.
 with
@@ -36,11 +38,20 @@ daily_tickets as (
     select
         account_id,
         created_date as date_day,
-        count(*) as ticket_count,
+        count(*) as ticket_count
+    from tickets
+    group by account_id, created_date
+),
+
+daily_csat as (
+    select
+        account_id,
+        resolved_date as date_day,
         sum(csat_score) as csat_score_sum,
         count(csat_score) as csat_rating_count
     from tickets
-    group by account_id, created_date
+    where csat_score is not null and resolved_date is not null
+    group by account_id, resolved_date
 ),
 
 daily_nps as (
@@ -106,8 +117,8 @@ joined as (
         spine.account_id,
         spine.date_day,
         coalesce(daily_tickets.ticket_count, 0) as ticket_count,
-        coalesce(daily_tickets.csat_score_sum, 0) as csat_score_sum,
-        coalesce(daily_tickets.csat_rating_count, 0) as csat_rating_count,
+        coalesce(daily_csat.csat_score_sum, 0) as csat_score_sum,
+        coalesce(daily_csat.csat_rating_count, 0) as csat_rating_count,
         daily_nps.nps_score,
         coalesce(daily_activities.touch_count, 0) as touch_count,
         coalesce(daily_activities.competitor_mention_count, 0) as competitor_mention_count,
@@ -116,6 +127,8 @@ joined as (
     from spine
     left join daily_tickets
         on spine.account_id = daily_tickets.account_id and spine.date_day = daily_tickets.date_day
+    left join daily_csat
+        on spine.account_id = daily_csat.account_id and spine.date_day = daily_csat.date_day
     left join daily_nps
         on spine.account_id = daily_nps.account_id and spine.date_day = daily_nps.date_day
     left join daily_activities
