@@ -26,9 +26,10 @@ MISSING_CATEGORY = "(missing)"
 class Hyperparameters:
     """Settings of both classifiers and of the calibration step."""
 
-    # Tree size and minimum leaf are the settings used when tuning is off. With tuning on (the
-    # default), ml/tuning.py replaces them per training window from its grid. Early stopping on a
-    # held-out share of the rows the classifier is fitted on sets the number of rounds.
+    # Tree size, minimum leaf and L2 penalty are the settings used when tuning is off, and early
+    # stopping on a random held-out share of the rows then sets the number of rounds. With tuning on
+    # (the default), ml/tuning.py replaces them per training window from its grid and sets a fixed
+    # round count (at most `max_iter`) from an inner time split, with early stopping off.
     learning_rate: float = 0.05
     max_iter: int = 600
     max_leaf_nodes: int = 3

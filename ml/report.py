@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     print("backtest, out-of-fold rows of every fold pooled:")
     print(backtest.round(4).to_string())
     print("stored scores:")
-    print(scores.round(4).to_string(index=False))
+    print(scores.round({"mean_probability": 4}).to_string(index=False))
     return 0
 
 

@@ -128,7 +128,12 @@ def write_backtest(con: duckdb.DuckDBPyConnection, version: str, metrics: pd.Dat
 
 
 def write_scores(con: duckdb.DuckDBPyConnection, scores: pd.DataFrame) -> None:
-    """Replace the scores of the same model version and as-of dates, so re-running scoring changes nothing."""
+    """Replace every score of the as-of dates being written, whatever version wrote it.
+
+    An account has one score per as-of date: the latest scoring run's. Re-running with the same
+    version changes nothing, and a newly promoted version takes over the dates it scores, while
+    earlier dates keep the version that scored them.
+    """
     ensure_tables(con)
     con.register("new_scores", scores)
     try:
@@ -136,7 +141,7 @@ def write_scores(con: duckdb.DuckDBPyConnection, scores: pd.DataFrame) -> None:
         con.execute(
             """
             delete from ml.churn_scores
-            where (model_version, as_of_date) in (select distinct model_version, as_of_date from new_scores)
+            where as_of_date in (select distinct as_of_date from new_scores)
             """
         )
         con.execute("insert into ml.churn_scores by name select * from new_scores")

@@ -170,14 +170,17 @@ def test_catalog_missing_required_column_fails(con, tmp_path):
     assert con.execute("select count(*) from raw.catalog_features").fetchone() == (0,)
 
 
-def test_removed_export_empties_table(con, tmp_path):
+def test_missing_export_keeps_loaded_rows(con, tmp_path):
+    # A landing folder without the entity's files (a wrong path, an export that did not arrive) must
+    # not wipe what an earlier run loaded.
     path = write(tmp_path / "crm" / "tickets.csv", TICKETS_CSV)
-    load_entity(con, CRM_TICKETS, tmp_path, loaded_at=LOADED_AT)
+    first = load_entity(con, CRM_TICKETS, tmp_path, loaded_at=LOADED_AT)
+    rows_before = con.execute("select * from raw.crm_tickets order by all").fetchall()
 
     path.unlink()
     report = load_entity(con, CRM_TICKETS, tmp_path, loaded_at=datetime(2025, 2, 1))
 
-    assert report.status == "loaded"
-    assert report.table_rows == {"crm_tickets": 0}
-    assert report.rejected_rows == {"crm_tickets": 0}
-    assert con.execute("select count(*) from raw_meta.file_loads where is_current").fetchone() == (0,)
+    assert report.status == "no files"
+    assert report.table_rows == first.table_rows
+    assert con.execute("select * from raw.crm_tickets order by all").fetchall() == rows_before
+    assert con.execute("select count(*) from raw_meta.file_loads where is_current").fetchone() == (1,)

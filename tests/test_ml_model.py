@@ -5,23 +5,31 @@ them (or on nothing, for the noise cases), so the expected behaviour is known in
 """
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 
 import ml.backtest
 from ml.backtest import BASELINE, OVERALL_FOLD, labelled_rows, make_folds, run_backtest
 from ml.drivers import DriverExplainer, source_columns
 from ml.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, PER_FEATURE_PREFIX, model_feature_columns
 from ml.metrics import calibration_table, evaluate_scores, top_decile_lift
-from ml.pipeline import GRADIENT_BOOSTING, LOGISTIC_REGRESSION, Hyperparameters, build_driver_model
+from ml.pipeline import (
+    GRADIENT_BOOSTING,
+    LOGISTIC_REGRESSION,
+    Hyperparameters,
+    build_driver_model,
+    build_uncalibrated_model,
+)
 from ml.scoring import rows_to_score, score
 from ml.store import ModelStore
 from ml.training import TrainingConfig, decide_promotion, fingerprint, train_version
-from ml.tuning import TUNING_GRIDS, select_hyperparameters
+from ml.tuning import TUNING_GRIDS, VALIDATION_DATES, select_hyperparameters
 from cs_warehouse.errors import CswError
 
 HORIZON_DAYS = 90
@@ -68,6 +76,12 @@ def synthetic_features(accounts: int = 120, months: int = 15, seed: int = 0, mod
             frame["churned_within_horizon"] = np.nan
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def grid_entry(chosen: dict, model_type: str) -> dict:
+    """Return the grid keys of a chosen setting, without the round count that tuning adds for boosting."""
+    keys = TUNING_GRIDS[model_type][0].keys()
+    return {key: chosen[key] for key in keys}
 
 
 def fast_config(**changes) -> TrainingConfig:
@@ -218,7 +232,8 @@ def test_model_card_contents(tmp_path: Path):
     assert card["code_version"]
     assert "scikit-learn" in card["library_versions"]
     assert f"{PER_FEATURE_PREFIX}reports" in card["features"]["numeric"]
-    assert card["hyperparameters"]["max_iter"] == FAST.max_iter
+    assert card["hyperparameters"]["learning_rate"] == FAST.learning_rate
+    assert card["tuning"]["configured_hyperparameters"]["max_iter"] == FAST.max_iter
     assert set(card["backtest"]["overall"]) == {GRADIENT_BOOSTING, LOGISTIC_REGRESSION, BASELINE}
     assert card["promotion"]["promoted"] == result.decision.promoted
 
@@ -229,8 +244,11 @@ def test_model_card_records_tuning(tmp_path: Path):
     card = ModelStore(tmp_path).read_card("v1")
     tuning = card["tuning"]
     assert tuning["enabled"] is True
-    assert tuning["final_fit"]["chosen"] in TUNING_GRIDS[GRADIENT_BOOSTING]
-    for key, value in tuning["final_fit"]["chosen"].items():
+    chosen = tuning["final_fit"]["chosen"]
+    assert grid_entry(chosen, GRADIENT_BOOSTING) in TUNING_GRIDS[GRADIENT_BOOSTING]
+    assert 1 <= chosen["max_iter"] <= FAST.max_iter
+    assert chosen["early_stopping"] is False
+    for key, value in chosen.items():
         assert card["hyperparameters"][key] == value
     assert {s["model_type"] for s in tuning["backtest_folds"]} == {GRADIENT_BOOSTING, LOGISTIC_REGRESSION}
 
@@ -263,9 +281,32 @@ def test_tuning_picks_best_validation_auc():
     grid = TUNING_GRIDS[GRADIENT_BOOSTING]
     assert len(selection.validation_auc) == len(grid)
     best = int(np.argmax(selection.validation_auc))
-    assert selection.chosen == grid[best]
+    assert grid_entry(selection.chosen, GRADIENT_BOOSTING) == grid[best]
     assert selection.hyperparameters.max_leaf_nodes == grid[best]["max_leaf_nodes"]
-    assert selection.hyperparameters.max_iter == FAST.max_iter
+    assert selection.hyperparameters.max_iter == selection.chosen["max_iter"]
+    assert selection.hyperparameters.early_stopping is False
+
+
+def test_tuning_rounds_minimise_validation_log_loss():
+    labelled = labelled_rows(synthetic_features(accounts=150, months=12, seed=9))
+    numeric, categorical = model_feature_columns(labelled)
+    selection = select_hyperparameters(labelled, GRADIENT_BOOSTING, numeric, categorical, FAST, seed=1,
+                                       min_training_rows=100)
+    (split,) = make_folds(labelled, n_folds=1, test_period_dates=VALIDATION_DATES, min_training_rows=100)
+    labels = labelled["churned_within_horizon"].to_numpy()
+    features = labelled[numeric + categorical]
+    entry = grid_entry(selection.chosen, GRADIENT_BOOSTING)
+    model = build_uncalibrated_model(GRADIENT_BOOSTING, numeric, categorical,
+                                     replace(FAST, **entry, early_stopping=False), seed=1)
+    model.fit(features.iloc[split.train_index], labels[split.train_index])
+    validation = model.named_steps["preprocess"].transform(features.iloc[split.test_index])
+    losses = [
+        log_loss(labels[split.test_index], probabilities[:, 1], labels=[0, 1])
+        for probabilities in model.named_steps["classifier"].staged_predict_proba(validation)
+    ]
+    assert len(losses) == FAST.max_iter
+    assert selection.chosen["max_iter"] == int(np.argmin(losses)) + 1
+    assert selection.chosen["max_iter"] < FAST.max_iter
 
 
 def test_tuning_short_window_keeps_settings():

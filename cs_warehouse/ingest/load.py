@@ -349,7 +349,13 @@ def _table_counts(con: duckdb.DuckDBPyConnection, entity: Entity, report: LoadRe
 def _files_to_load(
     con: duckdb.DuckDBPyConnection, entity: Entity, files: list[LandingFile]
 ) -> tuple[list[LandingFile], bool]:
-    """Return the files this load must read and whether it replaces the tables; no files means unchanged."""
+    """Return the files this load must read and whether it replaces the tables.
+
+    An entity with no files at all keeps what it loaded before: a landing folder pointed at the wrong
+    place, or an export that failed to arrive, must not wipe the warehouse.
+    """
+    if not files:
+        return [], False
     loaded = bookkeeping.current_fingerprints(con, entity.table)
     fingerprints = {(f.relative_path, f.size, f.content_hash) for f in files}
     if entity is EVENTS:
@@ -435,15 +441,16 @@ def load_entity(
     to_load, replace = _files_to_load(con, entity, files)
     report = LoadReport(table=entity.table, status=LOADED, unchanged_files=len(files) - len(to_load))
 
-    if not files and not replace:
+    if not files:
         report.status = NO_FILES
-        log(f"raw.{entity.table}: no files match {', '.join(entity.patterns)} (or .gz) under {landing_dir}")
+        log(
+            f"raw.{entity.table}: no files match {', '.join(entity.patterns)} (or .gz) under {landing_dir}; "
+            "rows loaded earlier, if any, are kept"
+        )
     elif not to_load and not replace:
         report.status = UNCHANGED
         log(f"raw.{entity.table}: all {len(files)} files unchanged since their last load; nothing to do")
     else:
-        if not to_load:
-            log(f"raw.{entity.table}: every file of the last load was removed from {landing_dir}; emptying its tables")
         con.execute("begin transaction")
         try:
             report.files, report.children = _load_in_transaction(con, entity, to_load, replace, loaded_at, log)

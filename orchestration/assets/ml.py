@@ -27,21 +27,26 @@ METRICS_SHOWN = ("roc_auc", "average_precision", "brier_score", "top_decile_lift
 
 
 class ChurnWarehouse(dg.ConfigurableResource):
-    """The DuckDB file the ML assets read features from and write results to."""
+    """The DuckDB file the ML assets read features from and write results to.
 
-    path: str
+    Without a configured path it is read from CSW_WAREHOUSE when an asset runs, not when this module
+    is imported, so one process can run the pipeline against several warehouses.
+    """
+
+    path: str | None = None
 
     def file(self) -> Path:
-        return Path(self.path)
+        return Path(self.path).expanduser().resolve() if self.path else load_settings().warehouse
 
 
 class ChurnModelStore(dg.ConfigurableResource):
-    """The folder of model versions (CSW_MODEL_STORE, default ./model_store)."""
+    """The folder of model versions; without a configured root, CSW_MODEL_STORE at run time."""
 
-    root: str
+    root: str | None = None
 
     def store(self) -> ModelStore:
-        return ModelStore(Path(self.root))
+        root = Path(self.root).expanduser().resolve() if self.root else load_settings().model_store
+        return ModelStore(root)
 
 
 class ChurnModelConfig(dg.Config):
@@ -238,11 +243,7 @@ def _finite(value: float) -> float | None:
     return None if value is None or math.isnan(value) else round(float(value), 4)
 
 
-settings = load_settings()
 defs = dg.Definitions(
     assets=[churn_features_snapshot, churn_model, churn_scores],
-    resources={
-        "ml_warehouse": ChurnWarehouse(path=str(settings.warehouse)),
-        "churn_model_store": ChurnModelStore(root=str(settings.model_store)),
-    },
+    resources={"ml_warehouse": ChurnWarehouse(), "churn_model_store": ChurnModelStore()},
 )
