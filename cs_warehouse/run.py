@@ -20,7 +20,7 @@ import dagster as dg
 import duckdb
 
 from cs_warehouse.config import LANDING_DIR_ENV, WAREHOUSE_ENV, load_settings
-from cs_warehouse.contract import ENTITIES_BY_TABLE
+from cs_warehouse.contract import ENTITIES, ENTITIES_BY_TABLE
 from cs_warehouse.errors import CswError
 from cs_warehouse.raw_schema import raw_tables
 
@@ -244,6 +244,41 @@ def _simulate_default_landing(landing: Path) -> None:
     simulate(out_dir=landing)
 
 
+def check_warehouse_path(warehouse: Path) -> None:
+    """Raise CswError when the warehouse path cannot hold a DuckDB file, before anything runs."""
+    if warehouse.is_dir():
+        raise CswError(f"warehouse {warehouse} is a directory; pass --warehouse with a file path such as "
+                       f"{warehouse / 'cs_warehouse.duckdb'}")
+    try:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CswError(f"cannot create the folder of the warehouse {warehouse}: {error.strerror}; "
+                       "pass --warehouse with a path you can write to") from error
+    if not os.access(warehouse.parent, os.W_OK | os.X_OK):
+        raise CswError(f"cannot create the warehouse {warehouse}: {warehouse.parent} is not writable; "
+                       "pass --warehouse with a path you can write to")
+    if warehouse.exists() and not os.access(warehouse, os.R_OK | os.W_OK):
+        raise CswError(f"warehouse {warehouse} is not readable and writable; fix its permissions or pass "
+                       "another --warehouse")
+
+
+def check_landing_folder(landing: Path) -> None:
+    """Raise CswError when a landing folder holds no file of any landing entity.
+
+    Running on such a folder would load nothing and only report empty tables, so the likely mistake
+    (a wrong path) is named instead.
+    """
+    if not landing.is_dir():
+        raise CswError(f"landing folder {landing} not found; pass --landing or set {LANDING_DIR_ENV}")
+    patterns = [variant for entity in ENTITIES for pattern in entity.patterns for variant in (pattern, f"{pattern}.gz")]
+    if not any(path.is_file() for pattern in patterns for path in landing.glob(pattern)):
+        raise CswError(
+            f"landing folder {landing} contains no landing files (expected crm/*.csv, billing/*.jsonl, "
+            "events/*.jsonl or *.parquet, catalog/features.csv; see docs/landing_contract.md). "
+            "Check --landing, or run `csw simulate --out DIR` for a demo data set"
+        )
+
+
 def run_pipeline(landing_dir: Path | None, warehouse: Path | None) -> int:
     """Materialize every asset and check of orchestration.definitions in one run; return the exit code.
 
@@ -256,11 +291,11 @@ def run_pipeline(landing_dir: Path | None, warehouse: Path | None) -> int:
     landing = _resolve(landing_dir, settings.landing_dir)
     warehouse_path = _resolve(warehouse, settings.warehouse)
 
+    check_warehouse_path(warehouse_path)
     with warehouse_lock(warehouse_path):
         if landing_dir is None and _is_missing_or_empty(landing):
             _simulate_default_landing(landing)
-        if not landing.is_dir():
-            raise CswError(f"landing folder {landing} not found; pass --landing or set {LANDING_DIR_ENV}")
+        check_landing_folder(landing)
 
         with _environment({WAREHOUSE_ENV: str(warehouse_path), LANDING_DIR_ENV: str(landing)}):
             defs = importlib.import_module(DEFINITIONS_MODULE).defs

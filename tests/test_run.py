@@ -140,3 +140,16 @@ def test_summary_sorts_assets_and_checks():
     assert summary.checks_not_run == ["downstream:downstream_has_rows"]
     assert summary.has_error_check_failure
     assert summary.errors == ["broken: cs_warehouse.errors.CswError: landing/crm/accounts.csv: required column 'name' missing"]
+
+
+def test_warehouse_directory_rejected(small_landing, tmp_path):
+    with pytest.raises(CswError, match="is a directory"):
+        run_pipeline(small_landing, tmp_path)
+
+
+def test_empty_landing_folder_rejected(tmp_path):
+    empty = tmp_path / "landing"
+    empty.mkdir()
+    with pytest.raises(CswError, match="contains no landing files"):
+        run_pipeline(empty, tmp_path / "warehouse.duckdb")
+    assert not (tmp_path / "warehouse.duckdb").exists()
