@@ -244,6 +244,16 @@ def _simulate_default_landing(landing: Path) -> None:
     simulate(out_dir=landing)
 
 
+def _run_config() -> dict:
+    """Return run config that sends Dagster's console log at the level of this module's logger.
+
+    Dagster logs every step event at DEBUG; at the default INFO level the run prints its progress
+    lines and errors, and `csw -v` brings the step events back.
+    """
+    level = "DEBUG" if LOGGER.isEnabledFor(logging.DEBUG) else "INFO"
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
 def check_warehouse_path(warehouse: Path) -> None:
     """Raise CswError when the warehouse path cannot hold a DuckDB file, before anything runs."""
     if warehouse.is_dir():
@@ -302,7 +312,7 @@ def run_pipeline(landing_dir: Path | None, warehouse: Path | None) -> int:
             job = defs.resolve_implicit_global_asset_job_def()
             LOGGER.info("running %s: landing %s, warehouse %s", job.name, landing, warehouse_path)
             with _instance() as instance:
-                result = job.execute_in_process(instance=instance, raise_on_error=False)
+                result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_run_config())
             summary = summarize(defs, result)
         counts = raw_table_counts(warehouse_path)
 
