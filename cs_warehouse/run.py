@@ -210,12 +210,13 @@ def print_summary(summary: RunSummary, counts: list[tuple[str, int, int, int | N
         f"assets: {len(summary.materialized)} materialized, {len(summary.failed)} failed, "
         f"{len(summary.skipped)} skipped"
     )
+    # The cause of a failure comes first: a failed step can skip dozens of assets below it.
+    for message in summary.errors:
+        print(f"  error in {message}")
     for name in summary.failed:
         print(f"  failed: {name}")
     for name in summary.skipped:
         print(f"  skipped: {name}")
-    for message in summary.errors:
-        print(f"  error in {message}")
     print(
         f"checks: {len(summary.checks_passed)} passed, {len(summary.checks_failed)} failed, "
         f"{len(summary.checks_errored)} errored, {len(summary.checks_not_run)} not run"
@@ -317,6 +318,9 @@ def run_pipeline(landing_dir: Path | None, warehouse: Path | None) -> int:
         counts = raw_table_counts(warehouse_path)
 
     print_summary(summary, counts, time.monotonic() - started)
+    print(f"warehouse: {warehouse_path}")
+    print(f"data docs: {settings.data_docs / 'site' / 'index.html'}")
+    print(f"model store: {settings.model_store}")
     if not result.success or summary.has_error_check_failure:
         return 1
     return 0
