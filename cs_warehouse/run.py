@@ -274,7 +274,7 @@ def check_warehouse_path(warehouse: Path) -> None:
 
 
 def check_landing_folder(landing: Path) -> None:
-    """Raise CswError when a landing folder holds no file of any landing entity.
+    """Raise CswError when a landing folder contains no file of any landing entity.
 
     Running on such a folder would load nothing and only report empty tables, so the likely mistake
     (a wrong path) is named instead.

@@ -49,28 +49,33 @@ class ChurnModelStore(dg.ConfigurableResource):
         return ModelStore(root)
 
 
+# The run config's defaults are the dataclasses' own, so the two cannot drift apart.
+_DEFAULT_TRAINING = TrainingConfig()
+_DEFAULT_PARAMS = _DEFAULT_TRAINING.hyperparameters
+
+
 class ChurnModelConfig(dg.Config):
     """Hyperparameters, seed and backtest layout of one training run."""
 
-    model_type: str = "gradient_boosting"
-    learning_rate: float = 0.05
-    max_iter: int = 600
-    max_leaf_nodes: int = 3
-    min_samples_leaf: int = 50
-    l2_regularization: float = 1.0
-    early_stopping: bool = True
-    validation_fraction: float = 0.15
-    n_iter_no_change: int = 20
-    logistic_c: float = 0.5
-    calibration_method: str = "sigmoid"
-    calibration_folds: int = 3
-    calibration_ensemble: bool = False
-    seed: int = 7
-    n_folds: int = 4
-    test_period_dates: int = 3
-    min_training_rows: int = 100
-    threads: int = 1
-    tune: bool = True
+    model_type: str = _DEFAULT_TRAINING.model_type
+    learning_rate: float = _DEFAULT_PARAMS.learning_rate
+    max_iter: int = _DEFAULT_PARAMS.max_iter
+    max_leaf_nodes: int = _DEFAULT_PARAMS.max_leaf_nodes
+    min_samples_leaf: int = _DEFAULT_PARAMS.min_samples_leaf
+    l2_regularization: float = _DEFAULT_PARAMS.l2_regularization
+    early_stopping: bool = _DEFAULT_PARAMS.early_stopping
+    validation_fraction: float = _DEFAULT_PARAMS.validation_fraction
+    n_iter_no_change: int = _DEFAULT_PARAMS.n_iter_no_change
+    logistic_c: float = _DEFAULT_PARAMS.logistic_c
+    calibration_method: str = _DEFAULT_PARAMS.calibration_method
+    calibration_folds: int = _DEFAULT_PARAMS.calibration_folds
+    calibration_ensemble: bool = _DEFAULT_PARAMS.calibration_ensemble
+    seed: int = _DEFAULT_TRAINING.seed
+    n_folds: int = _DEFAULT_TRAINING.n_folds
+    test_period_dates: int = _DEFAULT_TRAINING.test_period_dates
+    min_training_rows: int = _DEFAULT_TRAINING.min_training_rows
+    threads: int = _DEFAULT_TRAINING.threads
+    tune: bool = _DEFAULT_TRAINING.tune
 
     def training_config(self) -> TrainingConfig:
         return TrainingConfig(
