@@ -78,7 +78,7 @@ def select_hyperparameters(training: pd.DataFrame, model_type: str, numeric: lis
 
     `training` contains the labelled rows of one training window only. When it is too short for an inner
     split (fewer than `min_training_rows` inner training rows, or one class in either part), the
-    configured `params` are kept and the reason says so.
+    configured `params` are kept and the returned reason states why.
     """
     grid = TUNING_GRIDS[model_type]
     training = training.reset_index(drop=True)

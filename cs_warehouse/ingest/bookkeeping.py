@@ -38,7 +38,7 @@ def create_meta_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def current_fingerprints(con: duckdb.DuckDBPyConnection, table: str) -> set[tuple[str, int, str]]:
-    """Return (path, size, hash) of the files whose rows the raw table holds now."""
+    """Return (path, size, hash) of the files whose rows the raw table contains now."""
     rows = con.execute(
         f"select file_path, file_size, content_hash from {FILE_LOADS_TABLE} where table_name = ? and is_current",
         [table],
@@ -47,7 +47,7 @@ def current_fingerprints(con: duckdb.DuckDBPyConnection, table: str) -> set[tupl
 
 
 def current_file_reports(con: duckdb.DuckDBPyConnection, table: str) -> list[FileReport]:
-    """Return the recorded counts of the files whose rows the raw table holds now."""
+    """Return the recorded counts of the files whose rows the raw table contains now."""
     rows = con.execute(
         f"""
         select file_path, rows_read, rows_loaded, rows_rejected, duplicates_dropped, rows_superseded, unknown_fields

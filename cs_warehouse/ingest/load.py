@@ -427,8 +427,8 @@ def load_entity(
     """Load an entity's landing files into raw.<table>, its child tables and raw_rejects, atomically.
 
     Creates the raw schemas when missing and sets the connection's time zone to UTC. Raises
-    LandingError when a file cannot be read or lacks a required column; the transaction is then rolled
-    back and every table is left as it was. `log` receives one line per file (default: this module's
+    LandingError when a file cannot be read or lacks a required column. The transaction is then rolled
+    back, so every table is left as it was. `log` receives one line per file (default: this module's
     logger).
     """
     log = log or LOGGER.info

@@ -42,7 +42,7 @@ class ChildReport:
 
 @dataclass
 class LoadReport:
-    """What one load_entity call did to an entity's raw tables."""
+    """Outcome of one load_entity call on an entity's raw tables: status, per-file counts and table sizes."""
 
     table: str
     status: str
