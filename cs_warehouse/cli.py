@@ -30,13 +30,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="jsonl",
         help="file format of product events (default jsonl, gzipped; parquet for large volumes)",
     )
+    simulate.add_argument(
+        "--events-files",
+        choices=("monthly", "daily"),
+        default="monthly",
+        help="one events file per month (default) or per day received, named by the day",
+    )
 
     importer = commands.add_parser("import", help="convert a public data set into landing files")
     importer.add_argument("name", choices=IMPORTABLE_DATA_SETS, help="data set to import")
     importer.add_argument("--from", dest="source", type=Path, required=True, help="folder or file of the original data")
     importer.add_argument("--out", type=Path, required=True, help="landing folder to write (created if missing)")
 
-    run = commands.add_parser("run", help="materialize every asset in one Dagster run and print a summary")
+    run = commands.add_parser(
+        "run",
+        help="materialize the assets in one Dagster run and print a summary",
+        description="By default: every asset over every event day, the churn model retrained. With --partition "
+        "or --from/--to: the daily update of those days (new files, event models over the days and their "
+        "look-back, everything downstream, scores from the promoted model; no retraining).",
+    )
     run.add_argument(
         "--landing",
         type=Path,
@@ -44,6 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
         "simulated first when the default folder is empty)",
     )
     run.add_argument("--warehouse", type=Path, help=f"DuckDB file (default ${WAREHOUSE_ENV} or ./{DEFAULT_WAREHOUSE})")
+    run.add_argument("--partition", metavar="DAY", help="run the daily update of one event day (YYYY-MM-DD)")
+    run.add_argument("--from", dest="first_day", metavar="DAY", help="first day of a backfill run (with --to)")
+    run.add_argument("--to", dest="last_day", metavar="DAY", help="last day of a backfill run, included (with --from)")
+    run.add_argument(
+        "--select",
+        choices=("all", "core"),
+        default="all",
+        help="all assets (default), or core: the monthly MRR, weekly engagement and daily health marts and "
+        "what they depend on",
+    )
     return parser
 
 
@@ -74,6 +96,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             months=args.months,
             seed=args.seed,
             events_format=args.events_format,
+            events_files=args.events_files,
         )
         return 0
 
@@ -84,9 +107,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "run":
-        from cs_warehouse.run import run_pipeline
+        from cs_warehouse.run import make_scope, run_pipeline
 
-        return run_pipeline(landing_dir=args.landing, warehouse=args.warehouse)
+        scope = make_scope(args.select, args.partition, args.first_day, args.last_day)
+        return run_pipeline(landing_dir=args.landing, warehouse=args.warehouse, scope=scope)
 
     raise AssertionError(f"unhandled command {args.command!r}")
 

@@ -17,6 +17,7 @@ DATA_DOCS_ENV = "CSW_DATA_DOCS"
 REPORTING_CURRENCY_ENV = "CSW_REPORTING_CURRENCY"
 REPORTING_TIMEZONE_ENV = "CSW_REPORTING_TIMEZONE"
 DUCKDB_MEMORY_LIMIT_ENV = "CSW_DUCKDB_MEMORY_LIMIT"
+EVENT_PARTITIONS_START_ENV = "CSW_EVENT_PARTITIONS_START"
 
 DEFAULT_LANDING_DIR = "landing"
 DEFAULT_WAREHOUSE = "warehouse/cs_warehouse.duckdb"
@@ -28,6 +29,9 @@ DEFAULT_REPORTING_TIMEZONE = "UTC"
 # sorts, joins, windows and temporary tables spill to disk beside the warehouse file. The default
 # leaves room for Python, dbt and the ML step on a 12 GB budget.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "6GB"
+# First day of the daily event partitions (ISO date, reporting time zone). The first partition also
+# takes every earlier event, so data older than this is never lost, only not split by day.
+DEFAULT_EVENT_PARTITIONS_START = "2020-01-01"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -42,6 +46,7 @@ class Settings:
     reporting_currency: str
     reporting_timezone: str
     duckdb_memory_limit: str
+    event_partitions_start: str
 
 
 def _path_from_env(name: str, default: str) -> Path:
@@ -58,4 +63,5 @@ def load_settings() -> Settings:
         reporting_currency=(os.environ.get(REPORTING_CURRENCY_ENV) or DEFAULT_REPORTING_CURRENCY).lower(),
         reporting_timezone=os.environ.get(REPORTING_TIMEZONE_ENV) or DEFAULT_REPORTING_TIMEZONE,
         duckdb_memory_limit=os.environ.get(DUCKDB_MEMORY_LIMIT_ENV) or DEFAULT_DUCKDB_MEMORY_LIMIT,
+        event_partitions_start=os.environ.get(EVENT_PARTITIONS_START_ENV) or DEFAULT_EVENT_PARTITIONS_START,
     )

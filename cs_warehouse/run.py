@@ -1,12 +1,17 @@
-"""`csw run`: materialize every asset and asset check in one in-process Dagster run and print a summary.
+"""`csw run`: materialize assets and asset checks in one in-process Dagster run and print a summary.
 
-The warehouse is guarded by an exclusive lock file beside it (`<warehouse>.lock`, fcntl.flock), so a
-second run against the same file stops at once instead of waiting for or corrupting the first.
+By default the run covers every asset over every event partition: it loads all new landing files,
+rebuilds every model and retrains the churn model. `--partition DAY` (or `--from DAY --to DAY`, a
+backfill in one run) runs the `daily_update` job over those days instead, and `--select core` the
+`core_marts` job (see orchestration.jobs).
+
+The warehouse is guarded by an exclusive lock file beside it (`<warehouse>.lock`, see
+cs_warehouse.locking), so a second run against the same file stops at once instead of waiting for or
+corrupting the first.
 """
 
 from __future__ import annotations
 
-import fcntl
 import importlib
 import logging
 import os
@@ -14,21 +19,30 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from cs_warehouse.config import LANDING_DIR_ENV, WAREHOUSE_ENV, load_settings
+from cs_warehouse.config import EVENT_PARTITIONS_START_ENV, LANDING_DIR_ENV, WAREHOUSE_ENV, load_settings
 from cs_warehouse.contract import ENTITIES, ENTITIES_BY_TABLE
 from cs_warehouse.errors import CswError
+from cs_warehouse.locking import lock_path, warehouse_lock
 from cs_warehouse.raw_schema import raw_tables
 
 LOGGER = logging.getLogger(__name__)
 
 DEFINITIONS_MODULE = "orchestration.definitions"
+# Jobs of orchestration.definitions that `csw run` runs (see orchestration.jobs).
+ALL_ASSETS_JOB = "__ASSET_JOB"
+DAILY_UPDATE_JOB = "daily_update"
+CORE_MARTS_JOB = "core_marts"
+SELECTIONS = ("all", "core")
+# Run tags of a run over a range of partitions, as a single-run backfill sets them.
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
-LOCK_SUFFIX = ".lock"
 # Lines of a failed step's error printed in the summary; the Dagster event log has the full text.
 ERROR_LINES_SHOWN = 3
 
@@ -43,39 +57,6 @@ def _resolve(path: Path | None, default: Path) -> Path:
 
 def _is_missing_or_empty(folder: Path) -> bool:
     return not folder.is_dir() or not any(folder.iterdir())
-
-
-def lock_path(warehouse: Path) -> Path:
-    return warehouse.with_name(warehouse.name + LOCK_SUFFIX)
-
-
-@contextmanager
-def warehouse_lock(warehouse: Path) -> Iterator[Path]:
-    """Hold an exclusive lock on the warehouse for the duration of a run; raise CswError when another holds it.
-
-    The lock file stays on disk after the run: deleting it would let two runs lock two different files.
-    The operating system releases the lock when the holding process exits, also after a crash.
-    """
-    path = lock_path(warehouse)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise CswError(
-                f"another csw run is already using the warehouse {warehouse} (lock file {path}, held by "
-                f"process {holder}). Wait for it to finish, or pass --warehouse to use another file."
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield path
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -131,9 +112,9 @@ def _root_cause_message(error: object) -> str:
     return " ".join(lines[:ERROR_LINES_SHOWN]) if lines else "unknown error"
 
 
-def summarize(defs: dg.Definitions, result: dg.ExecuteInProcessResult) -> RunSummary:
-    """Sort every executable asset and check of the definitions into done, failed and skipped."""
-    asset_graph = defs.resolve_asset_graph()
+def summarize(job: dg.JobDefinition, result: dg.ExecuteInProcessResult) -> RunSummary:
+    """Sort every executable asset and check of the job into done, failed and skipped."""
+    asset_graph = job.asset_layer.asset_graph
     failed_steps = result.get_failed_step_keys()
     summary = RunSummary()
 
@@ -290,13 +271,97 @@ def check_landing_folder(landing: Path) -> None:
         )
 
 
-def run_pipeline(landing_dir: Path | None, warehouse: Path | None) -> int:
-    """Materialize every asset and check of orchestration.definitions in one run; return the exit code.
+@dataclass(frozen=True)
+class RunScope:
+    """What one `csw run` materializes: the assets (`all` or `core`) and the event days (None: every day)."""
+
+    select: str = "all"
+    first_day: str | None = None
+    last_day: str | None = None
+
+    @property
+    def is_every_day(self) -> bool:
+        return self.first_day is None
+
+    def job_name(self) -> str:
+        if self.select == "core":
+            return CORE_MARTS_JOB
+        return ALL_ASSETS_JOB if self.is_every_day else DAILY_UPDATE_JOB
+
+    def describe(self) -> str:
+        days = "every event day" if self.is_every_day else (
+            f"event day {self.first_day}" if self.first_day == self.last_day
+            else f"event days {self.first_day} to {self.last_day}"
+        )
+        return f"{self.job_name()} over {days}"
+
+
+def _check_day(text: str, option: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise CswError(f"{option} {text!r} is not a date; write it as YYYY-MM-DD, such as 2025-03-20") from None
+
+
+def make_scope(select: str = "all", partition: str | None = None, first_day: str | None = None,
+               last_day: str | None = None) -> RunScope:
+    """Check the command line's choice of assets and days and return it as a RunScope."""
+    if select not in SELECTIONS:
+        raise CswError(f"--select {select!r} is unknown; choose one of {', '.join(SELECTIONS)}")
+    if partition is not None and (first_day or last_day):
+        raise CswError("pass either --partition DAY or --from DAY --to DAY, not both")
+    if (first_day is None) != (last_day is None):
+        raise CswError("a backfill needs both --from DAY and --to DAY (the same day for one day)")
+    if partition is not None:
+        day = _check_day(partition, "--partition")
+        return RunScope(select, day, day)
+    if first_day is not None and last_day is not None:
+        first, last = _check_day(first_day, "--from"), _check_day(last_day, "--to")
+        if first > last:
+            raise CswError(f"--from {first} is after --to {last}")
+        return RunScope(select, first, last)
+    return RunScope(select)
+
+
+def _partition_range(scope: RunScope) -> dg.PartitionKeyRange | None:
+    """Return the partition range of the scope, checked against the event partitions; None for every day."""
+    from orchestration.partitions import EVENT_DAYS
+
+    if scope.is_every_day:
+        return None
+    first_partition = EVENT_DAYS.get_first_partition_key()
+    last_partition = EVENT_DAYS.get_last_partition_key()
+    for day in (scope.first_day, scope.last_day):
+        if not EVENT_DAYS.has_partition_key(day):
+            raise CswError(
+                f"{day} is not an event partition: the daily partitions run from {first_partition} to "
+                f"{last_partition} (yesterday). Set {EVENT_PARTITIONS_START_ENV} to start them earlier."
+            )
+    return dg.PartitionKeyRange(scope.first_day, scope.last_day)
+
+
+def _execute(job: dg.JobDefinition, key_range: dg.PartitionKeyRange | None) -> dg.ExecuteInProcessResult:
+    """Run the job in this process over the partition range as one run (a single-run backfill).
+
+    Without a range the run is unpartitioned, which the event assets take as every day.
+    """
+    tags = {} if key_range is None else {
+        ASSET_PARTITION_RANGE_START_TAG: key_range.start,
+        ASSET_PARTITION_RANGE_END_TAG: key_range.end,
+    }
+    with _instance() as instance:
+        return job.execute_in_process(instance=instance, raise_on_error=False, run_config=_run_config(), tags=tags)
+
+
+def run_pipeline(landing_dir: Path | None, warehouse: Path | None, scope: RunScope | None = None) -> int:
+    """Materialize the assets and checks of the scope (default: all of them, every day) in one run.
 
     Paths come from the arguments, else CSW_LANDING_DIR / CSW_WAREHOUSE, else the defaults of
-    cs_warehouse.config. Returns 0 only when the run succeeded and no ERROR-severity check failed.
-    Raises CswError when another run holds the warehouse lock.
+    cs_warehouse.config. Returns the exit code: 0 only when the run succeeded and no ERROR-severity
+    check failed. Raises CswError when another run holds the warehouse lock, or for days outside the
+    event partitions.
     """
+    scope = scope or RunScope()
     started = time.monotonic()
     settings = load_settings()
     landing = _resolve(landing_dir, settings.landing_dir)
@@ -310,11 +375,11 @@ def run_pipeline(landing_dir: Path | None, warehouse: Path | None) -> int:
 
         with _environment({WAREHOUSE_ENV: str(warehouse_path), LANDING_DIR_ENV: str(landing)}):
             defs = importlib.import_module(DEFINITIONS_MODULE).defs
-            job = defs.resolve_implicit_global_asset_job_def()
-            LOGGER.info("running %s: landing %s, warehouse %s", job.name, landing, warehouse_path)
-            with _instance() as instance:
-                result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=_run_config())
-            summary = summarize(defs, result)
+            key_range = _partition_range(scope)
+            job = defs.resolve_job_def(scope.job_name())
+            LOGGER.info("running %s: landing %s, warehouse %s", scope.describe(), landing, warehouse_path)
+            result = _execute(job, key_range)
+            summary = summarize(job, result)
         counts = raw_table_counts(warehouse_path)
 
     print_summary(summary, counts, time.monotonic() - started)

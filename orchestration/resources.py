@@ -14,9 +14,13 @@ from pydantic import Field
 
 from cs_warehouse.config import DUCKDB_MEMORY_LIMIT_ENV, LANDING_DIR_ENV, WAREHOUSE_ENV, load_settings
 from cs_warehouse.ingest.connection import connect_warehouse
+from cs_warehouse.locking import lock_for_this_process
 
 WAREHOUSE_RESOURCE_KEY = "warehouse"
 LANDING_RESOURCE_KEY = "landing"
+# Concurrency pool of every step that opens the warehouse file. dagster_home/dagster.yaml limits it to
+# one run at a time, so runs that write the warehouse queue instead of interleaving their steps.
+WAREHOUSE_POOL = "cs_warehouse"
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -40,10 +44,14 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Open the warehouse with its memory limit (creating its folder on a first write) and close it on exit."""
+        """Open the warehouse with its memory limit (creating its folder on a first write) and close it on exit.
+
+        The run takes the warehouse's lock first and keeps it to its end (cs_warehouse.locking).
+        """
         database = self.database
         if not read_only:
             database.parent.mkdir(parents=True, exist_ok=True)
+        lock_for_this_process(database)
         con = connect_warehouse(database, read_only=read_only, memory_limit=self.memory_limit)
         try:
             yield con

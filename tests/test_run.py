@@ -12,7 +12,8 @@ import pytest
 
 from cs_warehouse.cli import main
 from cs_warehouse.errors import CswError
-from cs_warehouse.run import lock_path, run_pipeline, summarize
+from cs_warehouse.locking import lock_path
+from cs_warehouse.run import run_pipeline, summarize
 
 RAW_SCHEMAS = ("raw", "raw_rejects", "raw_meta")
 HOLD_LOCK_SCRIPT = """
@@ -83,7 +84,7 @@ def held_lock(tmp_path):
 def test_concurrent_run_fails_fast(held_lock, small_landing):
     started = time.monotonic()
 
-    with pytest.raises(CswError, match="another csw run is already using the warehouse"):
+    with pytest.raises(CswError, match="another run is already writing the warehouse"):
         run_pipeline(small_landing, held_lock)
 
     assert time.monotonic() - started < 5
@@ -95,7 +96,7 @@ def test_concurrent_cli_run_prints_lock_message(held_lock, small_landing, capsys
 
     assert exit_code == 2
     error = capsys.readouterr().err
-    assert "another csw run is already using the warehouse" in error
+    assert "another run is already writing the warehouse" in error
     assert str(lock_path(held_lock)) in error
 
 
@@ -128,9 +129,10 @@ def test_summary_sorts_assets_and_checks():
         assets=[upstream, broken, downstream],
         asset_checks=[upstream_has_rows, upstream_is_fresh, downstream_has_rows],
     )
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(raise_on_error=False)
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(raise_on_error=False)
 
-    summary = summarize(defs, result)
+    summary = summarize(job, result)
 
     assert summary.materialized == ["upstream"]
     assert summary.failed == ["broken"]

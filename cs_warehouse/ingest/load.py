@@ -17,7 +17,7 @@ import duckdb
 from cs_warehouse.contract import EVENTS, FUTURE_EVENT_TOLERANCE_SECONDS, Entity
 from cs_warehouse.ingest import bookkeeping
 from cs_warehouse.ingest.children import load_child
-from cs_warehouse.ingest.files import LandingFile, find_landing_files
+from cs_warehouse.ingest.files import DayWindow, LandingFile, find_landing_files
 from cs_warehouse.ingest.parquet_sql import parquet_typed_sql, supports_tree
 from cs_warehouse.ingest.readers import STAGE_TABLE, raise_unreadable, stage_file
 from cs_warehouse.ingest.report import LOADED, NO_FILES, UNCHANGED, ChildReport, FileReport, LoadReport
@@ -423,13 +423,15 @@ def load_entity(
     *,
     loaded_at: datetime | None = None,
     log: LogFunction | None = None,
+    window: DayWindow | None = None,
 ) -> LoadReport:
     """Load an entity's landing files into raw.<table>, its child tables and raw_rejects, atomically.
 
     Creates the raw schemas when missing and sets the connection's time zone to UTC. Raises
     LandingError when a file cannot be read or lacks a required column. The transaction is then rolled
     back, so every table is left as it was. `log` receives one line per file (default: this module's
-    logger).
+    logger). `window` limits an event load to the files of those days (see DayWindow); snapshot
+    entities take no window, because each load replaces them whole.
     """
     log = log or LOGGER.info
     loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
@@ -437,14 +439,17 @@ def load_entity(
     create_raw_schema(con)
     bookkeeping.create_meta_schema(con)
 
-    files = find_landing_files(entity, Path(landing_dir))
+    if window is not None and entity is not EVENTS:
+        raise ValueError(f"raw.{entity.table} is loaded whole from its snapshot files; only events take a window")
+    files = find_landing_files(entity, Path(landing_dir), window)
     to_load, replace = _files_to_load(con, entity, files)
     report = LoadReport(table=entity.table, status=LOADED, unchanged_files=len(files) - len(to_load))
 
     if not files:
         report.status = NO_FILES
+        scope = f" among the {window.describe()}" if window is not None and not window.is_open else ""
         log(
-            f"raw.{entity.table}: no files match {', '.join(entity.patterns)} (or .gz) under {landing_dir}; "
+            f"raw.{entity.table}: no files match {', '.join(entity.patterns)} (or .gz) under {landing_dir}{scope}; "
             "rows loaded earlier, if any, are kept"
         )
     elif not to_load and not replace:

@@ -34,6 +34,9 @@ from cs_warehouse.simulate.writers import CsvWriter, JsonLinesWriter, write_gzip
 log = logging.getLogger(__name__)
 
 EVENTS_FORMATS = ("jsonl", "parquet")
+# One events file per calendar month (events/2024-03.jsonl.gz) or per day received (events/2024-03-05.jsonl.gz).
+EVENTS_FILES = ("monthly", "daily")
+DAY_MS = DAY_SECONDS * 1000
 MAX_ACCOUNTS = 1_000_000
 MAX_MONTHS = 120
 # Random streams: each account draws from its own, so adding accounts leaves earlier ones unchanged.
@@ -56,13 +59,17 @@ def _validate(accounts: int, months: int, events_format: str) -> None:
 
 
 def simulate(out_dir: Path, accounts: int = 1000, months: int = 24, seed: int = 7,
-             events_format: str = "jsonl") -> None:
+             events_format: str = "jsonl", events_files: str = "monthly") -> None:
     """Write a simulated B2B SaaS landing folder; the same arguments always write the same bytes.
 
     Existing files the simulator writes are replaced, and event files of an earlier run in
-    out_dir/events are removed so that a shorter run leaves no stale months behind.
+    out_dir/events are removed so that a shorter run leaves no stale months behind. With
+    events_files="daily" each day's events (by receivedAt, UTC) go to a file named by that day, which
+    the daily event partitions load one day at a time.
     """
     _validate(accounts, months, events_format)
+    if events_files not in EVENTS_FILES:
+        raise CswError(f"invalid events files {events_files!r}: expected one of {', '.join(EVENTS_FILES)}")
     started = time.perf_counter()
     out_dir = Path(out_dir)
     folders = {name: out_dir / name for name in ("crm", "billing", "events", "catalog")}
@@ -84,7 +91,7 @@ def simulate(out_dir: Path, accounts: int = 1000, months: int = 24, seed: int = 
     inputs = _simulate_accounts(folders, calendar, prices, accounts, seed, [c["csm_id"] for c in csms])
     log.info("simulated %d accounts over %d months in %.1f s", accounts, months, time.perf_counter() - started)
 
-    event_count = _write_events(folders["events"], calendar, inputs, seed, events_format)
+    event_count = _write_events(folders["events"], calendar, inputs, seed, events_format, events_files)
     log.info("wrote %d events and the landing files to %s in %.1f s", event_count, out_dir,
              time.perf_counter() - started)
 
@@ -209,7 +216,8 @@ def _store_usage(inputs: UsageInputs, index: int, history: AccountHistory, calen
     inputs.adoption_day[index] = draw_adoption_days(profile.health_mean, rng)
 
 
-def _write_events(folder: Path, calendar: Calendar, inputs: UsageInputs, seed: int, events_format: str) -> int:
+def _write_events(folder: Path, calendar: Calendar, inputs: UsageInputs, seed: int, events_format: str,
+                  events_files: str = "monthly") -> int:
     """Generate and write events month by month; calls received after their month move to a later file."""
     generator = EventGenerator(calendar, inputs, seed)
     boundaries_ms = np.array([calendar.month_start_epoch(m) for m in range(calendar.months + 1)], dtype=np.int64) * 1000
@@ -230,11 +238,26 @@ def _write_events(folder: Path, calendar: Calendar, inputs: UsageInputs, seed: i
         carried = later if len(later) else None
         if pending is not None:
             written += pending.result()
-        pending = writer.submit(_write_month, folder / calendar.month_label(month), now, generator.users, inputs,
-                                events_format)
+        if events_files == "daily":
+            pending = writer.submit(_write_days, folder, calendar.month_label(month),
+                                    calendar.month_start_epoch(month) * 1000, now, generator.users, inputs, events_format)
+        else:
+            pending = writer.submit(_write_month, folder / calendar.month_label(month), now, generator.users, inputs,
+                                    events_format)
     if pending is not None:
         written += pending.result()
     writer.shutdown()
+    return written
+
+
+def _write_days(folder: Path, month_label: str, month_start_ms: int, calls: Calls, users: UserDirectory,
+               inputs: UsageInputs, events_format: str) -> int:
+    """Write a month's calls, in file order, to one file per day received; return the row count."""
+    day = (calls.received_at - month_start_ms) // DAY_MS
+    written = 0
+    for day_index in np.unique(day):
+        rows = calls.take(np.nonzero(day == day_index)[0])
+        written += _write_month(folder / f"{month_label}-{int(day_index) + 1:02d}", rows, users, inputs, events_format)
     return written
 
 

@@ -1,10 +1,13 @@
-"""dbt models as Dagster assets: the core models, and the models driven by the churn scores.
+"""dbt models as Dagster assets: the event models, the core models, and the models driven by the churn scores.
 
-Two @dbt_assets definitions split the dbt graph around the ML assets: `dbt_core_models` builds
-everything that does not read the `ml` source, the ML assets train and score on its marts, and
-`dbt_score_models` then builds the models downstream of `source:ml`. Both run `dbt build`, so dbt
-tests run with their models and appear as asset checks. An error-severity test failure fails the
-step, and Dagster then skips every asset downstream of it.
+Three @dbt_assets definitions split the dbt graph. `dbt_event_models` (`tag:event_window`: the
+models that read event rows) is partitioned by day like raw.events and incremental: a run passes its
+partition range to dbt as the vars event_window_start and event_window_end, and a run over every
+partition rebuilds them with --full-refresh. `dbt_core_models` builds everything else that does not
+read the `ml` source; the ML assets train and score on its marts; `dbt_score_models` then builds the
+models downstream of `source:ml`. All run `dbt build`, so dbt tests run with their models and appear as
+asset checks. An error-severity test failure fails the step, and Dagster then skips every asset
+downstream of it.
 """
 
 import json
@@ -27,9 +30,14 @@ from dagster_dbt import (
 from dagster_dbt.utils import select_unique_ids
 
 from cs_warehouse.config import DBT_PROJECT_DIR, WAREHOUSE_ENV, Settings, load_settings
+from cs_warehouse.ingest import DayWindow
+from cs_warehouse.locking import lock_for_this_process
 from cs_warehouse.raw_schema import create_raw_schema
+from orchestration.partitions import EVENT_BACKFILL_POLICY, EVENT_DAYS, event_window
+from orchestration.resources import WAREHOUSE_POOL
 
 SCORE_MODELS_SELECTION = "source:ml+"
+EVENT_MODELS_SELECTION = "tag:event_window"
 # Files whose change makes target/manifest.json stale.
 DBT_SOURCE_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses")
 DBT_PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
@@ -102,13 +110,18 @@ class CsWarehouseDbtTranslator(DagsterDbtTranslator):
         return group_for_dbt_resource(dbt_resource_props)
 
 
-def dbt_build_args(settings: Settings) -> list[str]:
-    """Return the `dbt build` arguments that pass the reporting settings as dbt vars."""
+def dbt_build_args(settings: Settings, window: DayWindow, full_refresh: bool = False) -> list[str]:
+    """Return the `dbt build` arguments that pass the reporting settings and the event window as dbt vars.
+
+    Every dbt invocation of a run gets the same vars, so the second reuses the first one's parse.
+    """
     dbt_vars = {
         "reporting_currency": settings.reporting_currency,
         "reporting_timezone": settings.reporting_timezone,
+        "event_window_start": window.start.isoformat() if window.start else "",
+        "event_window_end": window.end.isoformat() if window.end else "",
     }
-    return ["build", "--vars", json.dumps(dbt_vars)]
+    return ["build", "--vars", json.dumps(dbt_vars), *(["--full-refresh"] if full_refresh else [])]
 
 
 def ensure_raw_tables(warehouse: Path) -> None:
@@ -121,23 +134,31 @@ def ensure_raw_tables(warehouse: Path) -> None:
         con.close()
 
 
-def run_dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+def run_dbt_build(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, window: DayWindow | None = None
+) -> Iterator[Any]:
     """Run `dbt build` on the selected models against the configured warehouse.
 
-    DuckDB allows one writer, so the raw-table connection is closed before dbt starts.
+    DuckDB allows one writer, so the raw-table connection is closed before dbt starts. `window` is the
+    event window of a partitioned run; an open window (every partition) rebuilds incremental models.
     """
     settings = load_settings()
+    full_refresh = window is not None and window.is_open
+    window = window or DayWindow()
+    lock_for_this_process(settings.warehouse)
     ensure_raw_tables(settings.warehouse)
     # The dbt subprocess inherits the environment; the absolute path keeps it on this warehouse
     # whatever its working directory.
     os.environ[WAREHOUSE_ENV] = str(settings.warehouse)
     context.log.info(
-        "dbt build on %s (currency %s, timezone %s)",
+        "dbt build on %s (currency %s, timezone %s, event window: %s)",
         settings.warehouse,
         settings.reporting_currency,
         settings.reporting_timezone,
+        "every event" if window.is_open else window.describe().removeprefix("files dated "),
     )
-    yield from dbt.cli(dbt_build_args(settings), context=context).stream()
+    args = dbt_build_args(settings, window, full_refresh=full_refresh)
+    yield from dbt.cli(args, context=context).stream()
 
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR)
@@ -148,9 +169,25 @@ TRANSLATOR = CsWarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enab
 @dbt_assets(
     manifest=DBT_PROJECT.manifest_path,
     project=DBT_PROJECT,
-    exclude=SCORE_MODELS_SELECTION,
+    select=EVENT_MODELS_SELECTION,
+    dagster_dbt_translator=TRANSLATOR,
+    name="dbt_event_models",
+    partitions_def=EVENT_DAYS,
+    backfill_policy=EVENT_BACKFILL_POLICY,
+    pool=WAREHOUSE_POOL,
+)
+def dbt_event_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """The models that read event rows, built incrementally over the run's days and their look-back."""
+    yield from run_dbt_build(context, dbt, event_window(context))
+
+
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    exclude=f"{SCORE_MODELS_SELECTION} {EVENT_MODELS_SELECTION}",
     dagster_dbt_translator=TRANSLATOR,
     name="dbt_core_models",
+    pool=WAREHOUSE_POOL,
 )
 def dbt_core_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """Staging, intermediate, marts and feature models: everything not downstream of the churn scores."""
@@ -177,6 +214,7 @@ def build_score_models() -> dg.AssetsDefinition | None:
         select=SCORE_MODELS_SELECTION,
         dagster_dbt_translator=TRANSLATOR,
         name="dbt_score_models",
+        pool=WAREHOUSE_POOL,
     )
     def dbt_score_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         """Models driven by the churn scores: at-risk accounts, renewal forecasts, dashboards."""
@@ -188,6 +226,6 @@ def build_score_models() -> dg.AssetsDefinition | None:
 dbt_score_models = build_score_models()
 
 defs = dg.Definitions(
-    assets=[assets for assets in (dbt_core_models, dbt_score_models) if assets is not None],
+    assets=[assets for assets in (dbt_event_models, dbt_core_models, dbt_score_models) if assets is not None],
     resources={"dbt": DbtCliResource(project_dir=DBT_PROJECT, dbt_executable=DBT_EXECUTABLE)},
 )

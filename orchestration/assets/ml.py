@@ -8,12 +8,14 @@ import dagster as dg
 import pandas as pd
 
 from cs_warehouse.config import load_settings
+from cs_warehouse.locking import lock_for_this_process
 from ml import workflow
 from ml.backtest import BASELINE, OVERALL_FOLD, NotEnoughHistoryError
 from ml.pipeline import Hyperparameters
 from ml.plots import backtest_plot_png
 from ml.store import ModelStore
 from ml.training import PROMOTION_METRICS, TrainingConfig
+from orchestration.resources import WAREHOUSE_POOL
 
 GROUP = "ml"
 FEATURES_KEY = dg.AssetKey(["ml_features", "churn_features"])
@@ -36,7 +38,10 @@ class ChurnWarehouse(dg.ConfigurableResource):
     path: str | None = None
 
     def file(self) -> Path:
-        return Path(self.path).expanduser().resolve() if self.path else load_settings().warehouse
+        """Return the warehouse file, after taking its lock for the rest of the run (cs_warehouse.locking)."""
+        path = Path(self.path).expanduser().resolve() if self.path else load_settings().warehouse
+        lock_for_this_process(path)
+        return path
 
 
 class ChurnModelStore(dg.ConfigurableResource):
@@ -103,7 +108,7 @@ class ChurnModelConfig(dg.Config):
         )
 
 
-@dg.asset(key=SNAPSHOT_KEY, deps=[FEATURES_KEY], group_name=GROUP, kinds={"duckdb"})
+@dg.asset(key=SNAPSHOT_KEY, deps=[FEATURES_KEY], group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_POOL)
 def churn_features_snapshot(context: dg.AssetExecutionContext, ml_warehouse: ChurnWarehouse) -> dg.MaterializeResult:
     """Frozen copy of the feature mart that one training and scoring run reads."""
     rows = workflow.snapshot(ml_warehouse.file())
@@ -126,6 +131,7 @@ def churn_features_snapshot(context: dg.AssetExecutionContext, ml_warehouse: Chu
             description="The new version beats the rule-based risk share on backtest ROC AUC and top-decile lift.",
         )
     ],
+    pool=WAREHOUSE_POOL,
 )
 def churn_model(context: dg.AssetExecutionContext, config: ChurnModelConfig, ml_warehouse: ChurnWarehouse,
                 churn_model_store: ChurnModelStore):
@@ -183,7 +189,7 @@ def churn_model(context: dg.AssetExecutionContext, config: ChurnModelConfig, ml_
     )
 
 
-@dg.asset(key=SCORES_KEY, deps=[MODEL_KEY, SNAPSHOT_KEY], group_name=GROUP, kinds={"duckdb"})
+@dg.asset(key=SCORES_KEY, deps=[MODEL_KEY, SNAPSHOT_KEY], group_name=GROUP, kinds={"duckdb"}, pool=WAREHOUSE_POOL)
 def churn_scores(context: dg.AssetExecutionContext, ml_warehouse: ChurnWarehouse,
                  churn_model_store: ChurnModelStore) -> dg.MaterializeResult:
     """Churn probability, risk tier and top drivers of each account, from the promoted model version."""

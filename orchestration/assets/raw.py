@@ -1,14 +1,16 @@
 """Raw ingestion assets: one per landing entity, its child tables materialized with it.
 
 Each asset loads the entity's landing files into raw.<table> (see cs_warehouse.ingest) and reports
-the counts of the load as materialization metadata.
+the counts of the load as materialization metadata. raw.events is partitioned by day
+(orchestration.partitions): a run loads the event files dated in its partition range.
 """
 
 import dagster as dg
 
-from cs_warehouse.contract import ENTITIES, Entity
+from cs_warehouse.contract import ENTITIES, EVENTS, Entity
 from cs_warehouse.ingest import LoadReport, load_entity
-from orchestration.resources import LandingResource, WarehouseResource, default_resources
+from orchestration.partitions import EVENT_BACKFILL_POLICY, EVENT_DAYS, event_window
+from orchestration.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource, default_resources
 
 GROUP_NAME = "raw"
 
@@ -81,12 +83,22 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         ),
     ]
 
-    @dg.multi_asset(name=f"raw_{entity.table}", specs=specs)
+    is_events = entity is EVENTS
+
+    @dg.multi_asset(
+        name=f"raw_{entity.table}",
+        specs=specs,
+        pool=WAREHOUSE_POOL,
+        partitions_def=EVENT_DAYS if is_events else None,
+        backfill_policy=EVENT_BACKFILL_POLICY if is_events else None,
+    )
     def load_raw_entity(context: dg.AssetExecutionContext, warehouse: WarehouseResource, landing: LandingResource):
         landing_dir = landing.folder
-        context.log.info(f"loading raw.{entity.table} from {landing_dir} into {warehouse.database}")
+        window = event_window(context) if is_events else None
+        scope = f" ({window.describe()})" if window is not None and not window.is_open else ""
+        context.log.info(f"loading raw.{entity.table} from {landing_dir}{scope} into {warehouse.database}")
         with warehouse.get_connection() as con:
-            report = load_entity(con, entity, landing_dir, log=context.log.info)
+            report = load_entity(con, entity, landing_dir, log=context.log.info, window=window)
         context.log.info(
             f"raw.{entity.table}: {report.status}; read {report.rows_read}, loaded {report.rows_loaded}, "
             f"rejected {report.rows_rejected}, duplicates {report.duplicates_dropped}; "

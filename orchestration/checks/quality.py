@@ -17,7 +17,7 @@ from data_quality.outcomes import SuiteOutcome, describe
 from data_quality.results_table import RESULTS_TABLE
 from data_quality.runner import SuiteBuilder, run_suite_on
 from data_quality.suites import build_raw_suite, raw_table_names, referenced_tables
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 ERRORS_CHECK = "quality_errors"
 WARNINGS_CHECK = "quality_warnings"
@@ -88,6 +88,7 @@ def quality_check(
     @dg.multi_asset_check(
         name=name,
         description=description,
+        pool=WAREHOUSE_POOL,
         specs=[
             dg.AssetCheckSpec(ERRORS_CHECK, asset=asset_key, blocking=True, additional_deps=deps,
                               description=f"Error-severity expectations of {description}; blocks downstream."),

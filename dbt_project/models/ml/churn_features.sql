@@ -66,7 +66,7 @@ risk_signals as (
 ),
 
 events as (
-    select * from {{ ref('stg_product__events') }}
+    select * from {{ ref('int_product__user_event_days') }}
 ),
 
 catalog as (
@@ -402,8 +402,9 @@ feature_usage as (
         observations.observation_date,
         count(distinct case when catalog.is_premium then catalog.feature_name end) as premium_features_used_30d
     {%- for feature in catalog_features %},
-        count(case when catalog.feature_name = '{{ feature.name | replace("'", "''") }}' then 1 end)
-            as {{ feature.column }}
+        cast(sum(
+            case when catalog.feature_name = '{{ feature.name | replace("'", "''") }}' then events.event_count else 0 end
+        ) as {{ dbt.type_bigint() }}) as {{ feature.column }}
         {%- endfor %}
     from observations
     inner join events

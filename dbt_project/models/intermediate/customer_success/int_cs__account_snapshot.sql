@@ -22,7 +22,7 @@ account_mrr as (
 ),
 
 events as (
-    select * from {{ ref('stg_product__events') }}
+    select * from {{ ref('int_product__user_event_days') }}
 ),
 
 features as (

@@ -1,7 +1,8 @@
 -- Product usage of each account on each day of its spine, with the trailing windows the health score,
--- the risk signals and the engagement mart read. A session is a user's run of events with no gap of
--- more than 30 minutes; it counts on the day it starts. Distinct users and features over a trailing
--- window come from the changes of cs_trailing_distinct_changes summed up to each day.
+-- the risk signals and the engagement mart read, from the daily event counts per user and event name.
+-- A session is a user's run of events with no gap of more than 30 minutes; it counts on the day it
+-- starts. Distinct users and features over a trailing window come from the changes of
+-- cs_trailing_distinct_changes summed up to each day.
 with
 
 spine as (
@@ -9,38 +10,19 @@ spine as (
 ),
 
 events as (
-    select * from {{ ref('stg_product__events') }}
+    select * from {{ ref('int_product__user_event_days') }}
 ),
 
 features as (
     select * from {{ ref('stg_product__features') }}
 ),
 
-user_gaps as (
-    select
-        account_id,
-        event_date,
-        {{ dbt.datediff(
-            'lag(event_at) over (partition by account_id, user_id order by event_at)', 'event_at', 'minute'
-        ) }} as minutes_since_previous_event
-    from events
-),
-
-daily_sessions as (
-    select
-        account_id,
-        event_date as date_day,
-        count(*) as session_count
-    from user_gaps
-    where minutes_since_previous_event is null or minutes_since_previous_event > 30
-    group by account_id, event_date
-),
-
 daily_events as (
     select
         account_id,
         event_date as date_day,
-        count(*) as event_count,
+        cast(sum(event_count) as {{ dbt.type_bigint() }}) as event_count,
+        cast(sum(session_start_count) as {{ dbt.type_bigint() }}) as session_count,
         count(distinct user_id) as active_user_count
     from events
     group by account_id, event_date
@@ -117,7 +99,7 @@ joined as (
         spine.date_day,
         coalesce(daily_events.event_count, 0) as event_count,
         coalesce(daily_events.active_user_count, 0) as active_user_count,
-        coalesce(daily_sessions.session_count, 0) as session_count,
+        coalesce(daily_events.session_count, 0) as session_count,
         case when daily_events.event_count > 0 then 1 else 0 end as is_active_day,
         coalesce(daily_changes.users_28d_change, 0) as users_28d_change,
         coalesce(daily_changes.users_30d_change, 0) as users_30d_change,
@@ -127,8 +109,6 @@ joined as (
     cross join product_start
     left join daily_events
         on spine.account_id = daily_events.account_id and spine.date_day = daily_events.date_day
-    left join daily_sessions
-        on spine.account_id = daily_sessions.account_id and spine.date_day = daily_sessions.date_day
     left join daily_changes
         on spine.account_id = daily_changes.account_id and spine.date_day = daily_changes.date_day
 ),

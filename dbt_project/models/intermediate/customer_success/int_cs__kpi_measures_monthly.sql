@@ -35,7 +35,7 @@ tickets as (
 ),
 
 events as (
-    select * from {{ ref('stg_product__events') }}
+    select * from {{ ref('int_product__user_event_days') }}
 ),
 
 as_of as (

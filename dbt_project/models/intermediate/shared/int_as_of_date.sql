@@ -1,11 +1,11 @@
 -- The data's as-of instant: the latest record in any dated source (product events, invoices,
 -- subscription changes, tickets, NPS responses and CS activities). It comes from the data, never from
 -- the wall clock, so the same landing files always give the same marts. Future-dated product events
--- are already left out by stg_product__events.
+-- are already left out by stg_product__events, and so of the daily event counts read here.
 with
 
 events as (
-    select * from {{ ref('stg_product__events') }}
+    select * from {{ ref('int_product__user_event_days') }}
 ),
 
 invoices as (
@@ -29,7 +29,7 @@ cs_activities as (
 ),
 
 latest_records as (
-    select max(event_at) as latest_at from events
+    select max(last_event_at) as latest_at from events
     union all
     select max(created_at) as latest_at from invoices
     union all

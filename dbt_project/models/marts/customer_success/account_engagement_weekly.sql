@@ -9,7 +9,7 @@ usage_daily as (
 ),
 
 events as (
-    select * from {{ ref('stg_product__events') }}
+    select * from {{ ref('int_product__user_event_days') }}
 ),
 
 weekly_users as (

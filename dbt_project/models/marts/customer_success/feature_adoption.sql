@@ -4,7 +4,7 @@
 with
 
 events as (
-    select * from {{ ref('stg_product__events') }}
+    select * from {{ ref('int_product__user_event_days') }}
 ),
 
 features as (
@@ -20,6 +20,7 @@ monthly_events as (
         account_id,
         event_name,
         event_date,
+        event_count,
         cast({{ dbt.date_trunc('month', 'event_date') }} as date) as month_start_date
     from events
 ),
@@ -52,7 +53,7 @@ account_feature_use as (
         monthly_events.account_id,
         features.feature_name,
         monthly_events.month_start_date,
-        count(*) as use_count,
+        sum(monthly_events.event_count) as use_count,
         count(distinct monthly_events.event_date) as use_days
     from monthly_events
     inner join features

@@ -1,0 +1,40 @@
+{#- The event window of an incremental run of the event models.
+
+    Dagster passes the partition range it runs as the vars event_window_start (first day) and
+    event_window_end (the day after the last), both ISO dates in the reporting time zone. A run
+    recomputes the event dates from event_lookback_days before the start up to the end, so events that
+    arrive up to that many days late are counted on their own day. A var left empty leaves that side of
+    the window open; with both empty the whole history is in the window. -#}
+
+{#- A predicate on a date column: true for the days of the window, its look-back included, widened by
+    extra_days at the lower end. -#}
+{% macro event_window_filter(date_column, extra_days=0) -%}
+    {%- set start = var('event_window_start', '') -%}
+    {%- set end = var('event_window_end', '') -%}
+    {%- set days_before = (var('event_lookback_days') | int) + extra_days -%}
+    {%- set clauses = [] -%}
+    {%- if start -%}
+        {%- do clauses.append(
+            date_column ~ " >= cast(" ~ dbt.dateadd('day', -days_before, "cast('" ~ start ~ "' as date)") ~ " as date)"
+        ) -%}
+    {%- endif -%}
+    {%- if end -%}
+        {%- do clauses.append(date_column ~ " < cast('" ~ end ~ "' as date)") -%}
+    {%- endif -%}
+    {{ clauses | join(' and ') if clauses else 'true' }}
+{%- endmacro %}
+
+
+{#- Incremental strategy `replace_window`: delete the window's rows (by the model's window_column
+    config) and insert the ones just computed for it. Unlike delete+insert on a unique key, a day
+    whose rows all disappear (a late duplicate that moves an event to another day) is emptied too. -#}
+{% macro get_incremental_replace_window_sql(arg_dict) -%}
+    {%- set window_column = config.require('window_column') -%}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ arg_dict['target_relation'] }}
+    where {{ event_window_filter(window_column) }};
+
+    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+    select {{ columns }}
+    from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
