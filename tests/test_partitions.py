@@ -140,10 +140,28 @@ def test_step_lock_is_taken_once_the_holder_exits(tmp_path, monkeypatch):
              "fcntl.flock(h, fcntl.LOCK_EX | fcntl.LOCK_NB)", str(lock_path(warehouse))],
             capture_output=True, text=True,
         )
-        assert probe.returncode != 0 and "BlockingIOError" in probe.stderr
+        assert probe.returncode != 0
+        assert "BlockingIOError" in probe.stderr
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_warehouse_steps_share_one_pool(tmp_path):
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from orchestration.resources import WAREHOUSE_POOL
+
+    steps = [a for a in defs.resolve_asset_graph().assets_defs if a.is_executable]
+    assert {a.node_def.name for a in steps if a.node_def.pool != WAREHOUSE_POOL} == set()
+
+    # The instance writes its storage beside its settings, so read a copy of the committed settings.
+    shutil.copy(Path(__file__).resolve().parent.parent / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(tmp_path))
+        pool_config = dg.DagsterInstance.get().get_concurrency_config().pool_config
+    assert (pool_config.pool_granularity.value, pool_config.default_pool_limit) == ("run", 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +210,7 @@ def daily_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-def test_partitioned_runs_give_the_marts_of_one_full_run(daily_landing, tmp_path, monkeypatch):
+def test_partitioned_runs_match_full_run(daily_landing, tmp_path, monkeypatch):
     monkeypatch.setenv(MODEL_STORE_ENV, str(tmp_path / "model_store"))
     monkeypatch.setenv(DATA_DOCS_ENV, str(tmp_path / "data_docs"))
     days = sorted(day for day in (path_date(p.name) for p in (daily_landing / "events").iterdir()) if day)
@@ -226,7 +244,8 @@ def test_partitioned_runs_give_the_marts_of_one_full_run(daily_landing, tmp_path
         ).fetchall()
         if table not in score_driven
     ]
-    assert ("marts", "account_health_daily") in tables and ("intermediate", "int_product__user_event_days") in tables
+    assert ("marts", "account_health_daily") in tables
+    assert ("intermediate", "int_product__user_event_days") in tables
 
     late_events = con.execute(
         "select count(*) from partitioned_run.raw.events "

@@ -64,19 +64,33 @@ def newest_source_mtime(project_dir: Path) -> float:
     return max((path.stat().st_mtime for path in paths if path.exists()), default=0.0)
 
 
-def is_manifest_stale(project: DbtProject) -> bool:
-    """Return True when manifest.json is missing or older than any file dbt parses."""
+def parse_vars_path(project: DbtProject) -> Path:
+    """File beside the manifest recording the vars it was parsed with."""
+    return project.manifest_path.with_name("csw_parse_vars.json")
+
+
+def is_manifest_stale(project: DbtProject, parse_vars: str = "") -> bool:
+    """Return True when manifest.json is missing, older than any file dbt parses, or parsed with other vars."""
     manifest = project.manifest_path
     if not manifest.exists():
+        return True
+    vars_path = parse_vars_path(project)
+    if parse_vars and (not vars_path.exists() or vars_path.read_text(encoding="utf-8") != parse_vars):
         return True
     return manifest.stat().st_mtime < newest_source_mtime(project.project_dir)
 
 
 def prepare_manifest(project: DbtProject) -> None:
-    """Run `dbt parse` when the manifest is missing or stale, so a fresh clone loads as is."""
-    if is_manifest_stale(project):
+    """Run `dbt parse` when the manifest is missing or stale, so a fresh clone loads as is.
+
+    The parse gets the vars of a run without an event window, so that dbt invocations with those vars
+    reuse its partial_parse.msgpack: dbt parses the whole project again whenever the vars change.
+    """
+    parse_vars = json.dumps(dbt_vars(load_settings(), DayWindow()))
+    if is_manifest_stale(project, parse_vars):
         parser = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
-        parser.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        parser.cli(["parse", "--quiet", "--vars", parse_vars], target_path=project.target_path).wait()
+        parse_vars_path(project).write_text(parse_vars, encoding="utf-8")
     if not project.manifest_path.exists():
         raise FileNotFoundError(
             f"dbt parse did not write {project.manifest_path}; run `dbt parse` in {project.project_dir} "
@@ -110,18 +124,32 @@ class CsWarehouseDbtTranslator(DagsterDbtTranslator):
         return group_for_dbt_resource(dbt_resource_props)
 
 
-def dbt_build_args(settings: Settings, window: DayWindow, full_refresh: bool = False) -> list[str]:
-    """Return the `dbt build` arguments that pass the reporting settings and the event window as dbt vars.
-
-    Every dbt invocation of a run gets the same vars, so the second reuses the first one's parse.
-    """
-    dbt_vars = {
+def dbt_vars(settings: Settings, window: DayWindow) -> dict[str, str]:
+    """Return the dbt vars of a run: the reporting settings and the event window (empty for an open side)."""
+    return {
         "reporting_currency": settings.reporting_currency,
         "reporting_timezone": settings.reporting_timezone,
         "event_window_start": window.start.isoformat() if window.start else "",
         "event_window_end": window.end.isoformat() if window.end else "",
     }
-    return ["build", "--vars", json.dumps(dbt_vars), *(["--full-refresh"] if full_refresh else [])]
+
+
+def dbt_build_args(settings: Settings, window: DayWindow, full_refresh: bool = False) -> list[str]:
+    """Return the `dbt build` arguments that pass the reporting settings and the event window as dbt vars.
+
+    Only the event models get a window: the other invocations pass the vars of the manifest's parse, so
+    dbt reuses that parse instead of parsing the project again. Unit tests are left out: they check the
+    models' SQL on fixed rows, not the data, so they run with the test suite (tests/test_dbt_project.py
+    builds every model and unit test) rather than in every pipeline run.
+    """
+    return [
+        "build",
+        "--vars",
+        json.dumps(dbt_vars(settings, window)),
+        "--exclude-resource-type",
+        "unit_test",
+        *(["--full-refresh"] if full_refresh else []),
+    ]
 
 
 def ensure_raw_tables(warehouse: Path) -> None:

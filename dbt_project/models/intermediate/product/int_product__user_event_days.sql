@@ -8,8 +8,8 @@
 -- Product events per account, user, day and event name: the one model that reads event rows. Every
 -- usage model downstream reads these daily counts instead, so a daily run recomputes only the days of
 -- its window (see macros/event_window.sql). A session is a user's run of events with no gap of more
--- than 30 minutes; session_start_count counts the events of this name that open one, so summed over a
--- user's day it gives the sessions that started that day. A session start depends on the user's
+-- than 30 minutes. session_start_count counts the events of this name that open one. Summed over a
+-- user's day, it gives the sessions that started that day. A session start depends on the user's
 -- previous event, so an incremental run also reads the day before its window.
 with
 
