@@ -217,7 +217,9 @@ def run_size(size: str, steps: Sequence[str], work: Path, options: StepOptions) 
         if step not in steps:
             continue
         LOGGER.info("%s: measuring %s", size, step)
-        done[step] = run_step(step, prepared, size_dir, options, done)
+        measured_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        done[step] = {**run_step(step, prepared, size_dir, options, done), "measured_at": measured_at,
+                      "git_commit": git_commit()}
         LOGGER.info("%s %s: %s", size, step, done[step])
 
     return {
@@ -495,7 +497,24 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(DuckDB size text, GB = 10^9 bytes; default {DEFAULT_PANDAS_MEMORY_CAP})")
     parser.add_argument("--timeout-minutes", type=float, default=DEFAULT_TIMEOUT_MINUTES,
                         help=f"kill any step still running after this many minutes (default {DEFAULT_TIMEOUT_MINUTES})")
+    parser.add_argument("--fresh", action="store_true",
+                        help="drop the steps an earlier run recorded for the same size instead of keeping them")
     return parser
+
+
+def merge_earlier_steps(path: Path, result: dict) -> dict:
+    """Keep the steps of an earlier results file of the same landing that this run did not measure.
+
+    A size can then be measured in several runs (the 100 m steps take hours); each step records its
+    own time and commit.
+    """
+    if not path.exists():
+        return result
+    earlier = json.loads(path.read_text())
+    if earlier.get("events") != result["events"]:
+        return result
+    kept = {step: record for step, record in earlier.get("steps", {}).items() if step not in result["steps"]}
+    return {**result, "steps": {**kept, **result["steps"]}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,7 +530,10 @@ def main(argv: list[str] | None = None) -> int:
         except CswError as error:
             print(f"bench: error: {error}", file=sys.stderr)
             return 2
-        (RESULTS_DIR / f"{size}.json").write_text(json.dumps(result, indent=2) + "\n")
+        path = RESULTS_DIR / f"{size}.json"
+        if not args.fresh:
+            result = merge_earlier_steps(path, result)
+        path.write_text(json.dumps(result, indent=2) + "\n")
 
     results = load_results(RESULTS_DIR)
     PAGE_PATH.write_text(render_page(results))

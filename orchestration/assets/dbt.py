@@ -37,6 +37,12 @@ from orchestration.partitions import EVENT_BACKFILL_POLICY, EVENT_DAYS, event_wi
 from orchestration.resources import WAREHOUSE_POOL
 
 SCORE_MODELS_SELECTION = "source:ml+"
+# dbt's indirect selection of tests, read from the environment by dbt and by dagster-dbt (which turns
+# it off when it selects tests one by one). "buildable" runs a test once every model it reads is
+# built or is upstream of a model being built: a relationships test between a selected model and one
+# outside the run (a subset such as the core_marts job) would otherwise fail on a missing table.
+INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
+INDIRECT_SELECTION = "buildable"
 EVENT_MODELS_SELECTION = "tag:event_window"
 # Files whose change makes target/manifest.json stale.
 DBT_SOURCE_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses")
@@ -178,6 +184,7 @@ def run_dbt_build(
     # The dbt subprocess inherits the environment; the absolute path keeps it on this warehouse
     # whatever its working directory.
     os.environ[WAREHOUSE_ENV] = str(settings.warehouse)
+    os.environ.setdefault(INDIRECT_SELECTION_ENV, INDIRECT_SELECTION)
     context.log.info(
         "dbt build on %s (currency %s, timezone %s, event window: %s)",
         settings.warehouse,
