@@ -19,7 +19,7 @@ from ml.features import BASELINE_COLUMN, LABEL_COLUMN, OBSERVATION_DATE_COLUMN
 from ml.folds import Fold, NotEnoughHistoryError, labelled_rows, make_folds
 from ml.metrics import evaluate_scores
 from ml.pipeline import GRADIENT_BOOSTING, LOGISTIC_REGRESSION, Hyperparameters, build_model
-from ml.tuning import select_hyperparameters
+from ml.tuning import TUNING_SAMPLE_ROWS, select_hyperparameters
 
 __all__ = ["BASELINE", "OVERALL_FOLD", "BacktestResult", "Fold", "NotEnoughHistoryError", "labelled_rows",
            "make_folds", "run_backtest", "score_folds"]
@@ -44,21 +44,24 @@ class BacktestResult:
 
 def run_backtest(frame: pd.DataFrame, numeric: list[str], categorical: list[str], params: Hyperparameters,
                  seed: int, n_folds: int, test_period_dates: int, min_training_rows: int,
-                 threads: int = 1, tune: bool = True) -> BacktestResult:
+                 threads: int = 1, tune: bool = True,
+                 tuning_sample_rows: int | None = TUNING_SAMPLE_ROWS) -> BacktestResult:
     """Fit both candidate models on each fold's training rows and score its test rows beside the baseline.
 
     With `tune`, each model's settings are chosen on an inner time-ordered split of the fold's training
-    rows (ml/tuning.py); without it, `params` are used as given.
+    rows (ml/tuning.py), or of a sample of whole accounts when the window has more than
+    `tuning_sample_rows` rows; without it, `params` are used as given.
 
     `threads` caps native (OpenMP, BLAS) threads during the fits; see TrainingConfig.threads.
     """
     with threadpool_limits(limits=threads):
         return _run_backtest(frame, numeric, categorical, params, seed, n_folds, test_period_dates,
-                             min_training_rows, tune)
+                             min_training_rows, tune, tuning_sample_rows)
 
 
 def _run_backtest(frame: pd.DataFrame, numeric: list[str], categorical: list[str], params: Hyperparameters,
-                  seed: int, n_folds: int, test_period_dates: int, min_training_rows: int, tune: bool) -> BacktestResult:
+                  seed: int, n_folds: int, test_period_dates: int, min_training_rows: int, tune: bool,
+                  tuning_sample_rows: int | None) -> BacktestResult:
     labelled = labelled_rows(frame)
     folds = make_folds(labelled, n_folds, test_period_dates, min_training_rows)
     features = labelled[numeric + categorical]
@@ -79,7 +82,8 @@ def _run_backtest(frame: pd.DataFrame, numeric: list[str], categorical: list[str
             fold_params = params
             if tune:
                 selection = select_hyperparameters(labelled.loc[fold.train_index], model_type, numeric, categorical,
-                                                   params, seed, min_training_rows)
+                                                   params, seed, min_training_rows,
+                                                   sample_rows=tuning_sample_rows)
                 selections.append({"fold": fold.number, **selection.as_record()})
                 fold_params = selection.hyperparameters
             model = build_model(model_type, numeric, categorical, fold_params, seed)

@@ -22,7 +22,7 @@ from ml.drivers import DriverExplainer
 from ml.features import LABEL_COLUMN, OBSERVATION_DATE_COLUMN, model_feature_columns
 from ml.pipeline import MODEL_TYPES, Hyperparameters, build_driver_model, build_model
 from ml.store import ModelStore
-from ml.tuning import select_hyperparameters
+from ml.tuning import TUNING_SAMPLE_ROWS, select_hyperparameters
 
 LOGGER = logging.getLogger(__name__)
 
@@ -49,10 +49,16 @@ class TrainingConfig:
     # Choose the classifier settings from ml/tuning.py's grid on an inner time-ordered split of each
     # training window. False uses `hyperparameters` as given.
     tune: bool = True
+    # Windows with more labelled rows than this are tuned on a seeded sample of whole accounts (the
+    # `seed` above) containing at least this many rows. The fits that follow use every row. None tunes
+    # on every row whatever the size.
+    tuning_sample_rows: int | None = TUNING_SAMPLE_ROWS
 
     def __post_init__(self) -> None:
         if self.model_type not in MODEL_TYPES:
             raise ValueError(f"unknown model type {self.model_type!r}, expected one of {MODEL_TYPES}")
+        if self.tuning_sample_rows is not None and self.tuning_sample_rows < 1:
+            raise ValueError(f"tuning_sample_rows must be a positive row count or None, got {self.tuning_sample_rows}")
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,7 @@ def _train_version(frame: pd.DataFrame, config: TrainingConfig, store: ModelStor
     backtest = run_backtest(
         frame, numeric, categorical, config.hyperparameters, config.seed,
         config.n_folds, config.test_period_dates, config.min_training_rows, config.threads, config.tune,
+        config.tuning_sample_rows,
     )
     decision = decide_promotion(backtest.metrics, config.model_type)
 
@@ -162,7 +169,7 @@ def _train_version(frame: pd.DataFrame, config: TrainingConfig, store: ModelStor
     final_selection = None
     if config.tune:
         selection = select_hyperparameters(labelled, config.model_type, numeric, categorical, params, config.seed,
-                                           config.min_training_rows)
+                                           config.min_training_rows, sample_rows=config.tuning_sample_rows)
         params, final_selection = selection.hyperparameters, selection.as_record()
     model = build_model(config.model_type, numeric, categorical, params, config.seed)
     model.fit(features, labels)
@@ -209,6 +216,9 @@ def build_card(version: str, config: TrainingConfig, labelled: pd.DataFrame, fea
         "hyperparameters": asdict(params),
         "tuning": {
             "enabled": config.tune,
+            # Windows above this row count are tuned on a sample of whole accounts. Each record below
+            # has a `sample` entry with the rows and accounts it was tuned on.
+            "sample_rows": config.tuning_sample_rows,
             "configured_hyperparameters": asdict(config.hyperparameters),
             "final_fit": final_selection,
             "backtest_folds": backtest.selections,

@@ -13,12 +13,16 @@ the ranking. Ties go to the earlier candidate, so list the simplest first.
 For the boosted trees each candidate also gets its number of rounds from the same split: the round
 with the least validation log loss, up to the configured `max_iter`. The chosen settings then fit a
 fixed number of rounds without early stopping.
+
+A window with more than `TUNING_SAMPLE_ROWS` rows is tuned on a seeded sample of whole accounts (every
+row of a sampled account, so the inner time split stays valid), and the final fit of the chosen settings
+still uses every row of the window. Smaller windows are tuned on all their rows.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +30,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from ml.folds import NotEnoughHistoryError, make_folds
-from ml.features import LABEL_COLUMN
+from ml.features import ACCOUNT_COLUMN, LABEL_COLUMN
 from ml.pipeline import GRADIENT_BOOSTING, LOGISTIC_REGRESSION, Hyperparameters, build_uncalibrated_model
 
 LOGGER = logging.getLogger(__name__)
@@ -54,6 +58,23 @@ TUNING_GRIDS: dict[str, tuple[dict[str, Any], ...]] = {
 VALIDATION_DATES = 2
 # Clip for the validation log loss, so a probability of exactly 0 or 1 gives a finite loss.
 LOSS_EPSILON = 1e-15
+# Windows with more rows than this are tuned on a sample of whole accounts containing at least this
+# many rows. Tuning fits nine uncalibrated candidates, six of them for up to `max_iter` boosting rounds, so
+# without a sample its cost grows with the window. The default simulated data set (at most 9,643
+# labelled rows) is never sampled.
+TUNING_SAMPLE_ROWS = 100_000
+
+
+@dataclass(frozen=True)
+class TuningSample:
+    """The rows a window was tuned on: all of them, or a sample of whole accounts."""
+
+    sampled: bool
+    window_rows: int
+    rows: int  # rows tuned on, equal to window_rows when not sampled
+    accounts: int  # accounts tuned on
+    max_rows: int | None  # the threshold in force; None when sampling was switched off
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -65,31 +86,62 @@ class Selection:
     chosen: dict[str, Any]  # the winning grid entry; empty when the configured settings were kept
     validation_auc: list[float | None]  # inner ROC AUC per grid entry, in grid order
     reason: str
+    sample: TuningSample
 
     def as_record(self) -> dict[str, Any]:
         return {"model_type": self.model_type, "chosen": self.chosen, "validation_auc": self.validation_auc,
-                "reason": self.reason}
+                "reason": self.reason, "sample": asdict(self.sample)}
+
+
+def sample_accounts(training: pd.DataFrame, max_rows: int | None, seed: int) -> tuple[pd.DataFrame, TuningSample]:
+    """Return the rows to tune on: `training` itself when it has at most `max_rows` rows, else a sample.
+
+    The sample takes every row of accounts drawn in a random order seeded by `seed`, until the accounts
+    drawn contain at least `max_rows` rows, so it can exceed `max_rows` by less than one account's rows.
+    Accounts are drawn from their sorted ids, so the sample does not depend on the row order of
+    `training`, and the sampled rows keep the order they have in `training`. `max_rows` None switches
+    sampling off.
+    """
+    accounts = training[ACCOUNT_COLUMN]
+    if max_rows is None or len(training) <= max_rows:
+        summary = TuningSample(False, len(training), len(training), int(accounts.nunique()), max_rows, seed)
+        return training, summary
+
+    rows_per_account = accounts.value_counts().sort_index()
+    shuffled = rows_per_account.iloc[np.random.default_rng(seed).permutation(len(rows_per_account))]
+    # The shuffled accounts up to and including the first whose cumulative row count reaches max_rows.
+    needed = int(np.searchsorted(shuffled.cumsum().to_numpy(), max_rows)) + 1
+    chosen = shuffled.index[:needed]
+    sample = training[accounts.isin(chosen).to_numpy()]
+    LOGGER.info("tuning on %d rows of %d sampled accounts out of %d rows (seed %d)",
+                len(sample), needed, len(training), seed)
+    return sample, TuningSample(True, len(training), len(sample), needed, max_rows, seed)
 
 
 def select_hyperparameters(training: pd.DataFrame, model_type: str, numeric: list[str], categorical: list[str],
                            params: Hyperparameters, seed: int, min_training_rows: int,
-                           validation_dates: int = VALIDATION_DATES) -> Selection:
+                           validation_dates: int = VALIDATION_DATES,
+                           sample_rows: int | None = TUNING_SAMPLE_ROWS) -> Selection:
     """Choose the grid entry of `model_type` with the best ROC AUC on the latest dates of `training`.
 
-    `training` contains the labelled rows of one training window only. When it is too short for an inner
-    split (fewer than `min_training_rows` inner training rows, or one class in either part), the
-    configured `params` are kept and the returned reason states why.
+    `training` contains the labelled rows of one training window only. Above `sample_rows` rows, the
+    choice is made on a sample of whole accounts (see `sample_accounts`, seeded by `seed`). When the
+    rows are too few for an inner split (fewer than `min_training_rows` inner training rows, or one
+    class in either part), the configured `params` are kept and the returned reason states why.
     """
     grid = TUNING_GRIDS[model_type]
+    training, sample = sample_accounts(training, sample_rows, seed)
     training = training.reset_index(drop=True)
     labels = training[LABEL_COLUMN].to_numpy()
     try:
         (split,) = make_folds(training, n_folds=1, test_period_dates=validation_dates,
                               min_training_rows=min_training_rows)
     except NotEnoughHistoryError:
-        return Selection(model_type, params, {}, [], "kept the configured settings: too few rows for an inner split")
+        return Selection(model_type, params, {}, [], "kept the configured settings: too few rows for an inner split",
+                         sample)
     if len(np.unique(labels[split.test_index])) < 2:
-        return Selection(model_type, params, {}, [], "kept the configured settings: one class in the validation rows")
+        return Selection(model_type, params, {}, [], "kept the configured settings: one class in the validation rows",
+                         sample)
 
     features = training[numeric + categorical]
     train_rows, validation_rows = features.iloc[split.train_index], features.iloc[split.test_index]
@@ -114,8 +166,10 @@ def select_hyperparameters(training: pd.DataFrame, model_type: str, numeric: lis
         f"validation ROC AUC {scores[best]:.4f} on {len(split.test_index)} rows from {split.test_start.date()} "
         f"to {split.test_end.date()}, trained on {len(split.train_index)} rows"
     )
+    if sample.sampled:
+        reason += f" of a {sample.rows}-row sample of {sample.accounts} accounts"
     LOGGER.info("%s: chose %s (%s)", model_type, candidates[best], reason)
-    return Selection(model_type, replace(params, **candidates[best]), candidates[best], scores, reason)
+    return Selection(model_type, replace(params, **candidates[best]), candidates[best], scores, reason, sample)
 
 
 def _score_boosting_rounds(train_rows: pd.DataFrame, train_labels: np.ndarray, validation_rows: pd.DataFrame,

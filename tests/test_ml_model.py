@@ -29,7 +29,7 @@ from ml.pipeline import (
 from ml.scoring import rows_to_score, score
 from ml.store import ModelStore
 from ml.training import TrainingConfig, decide_promotion, fingerprint, train_version
-from ml.tuning import TUNING_GRIDS, VALIDATION_DATES, select_hyperparameters
+from ml.tuning import TUNING_GRIDS, TUNING_SAMPLE_ROWS, VALIDATION_DATES, sample_accounts, select_hyperparameters
 from cs_warehouse.errors import CswError
 
 HORIZON_DAYS = 90
@@ -251,6 +251,26 @@ def test_model_card_records_tuning(tmp_path: Path):
     for key, value in chosen.items():
         assert card["hyperparameters"][key] == value
     assert {s["model_type"] for s in tuning["backtest_folds"]} == {GRADIENT_BOOSTING, LOGISTIC_REGRESSION}
+    assert tuning["sample_rows"] == TUNING_SAMPLE_ROWS
+    assert tuning["final_fit"]["sample"]["sampled"] is False
+    assert tuning["final_fit"]["sample"]["rows"] == card["training_window"]["rows"]
+
+
+def test_model_card_records_tuning_sample(tmp_path: Path):
+    frame = synthetic_features(accounts=150, months=15, seed=4)
+    labelled_count = int(frame["churned_within_horizon"].notna().sum())
+    train_version(frame, fast_config(seed=13, tuning_sample_rows=800), ModelStore(tmp_path), version="v1")
+    card = ModelStore(tmp_path).read_card("v1")
+    final = card["tuning"]["final_fit"]["sample"]
+    assert card["tuning"]["sample_rows"] == 800
+    assert final["sampled"] is True
+    assert final["window_rows"] == labelled_count
+    # 12 labelled rows per account: the smallest whole number of accounts with at least 800 rows is 67.
+    assert final["accounts"] == 67
+    assert final["rows"] == 67 * 12
+    assert "sample of 67 accounts" in card["tuning"]["final_fit"]["reason"]
+    # The final fit still uses every labelled row.
+    assert card["training_window"]["rows"] == labelled_count
 
 
 # Hyperparameter selection inside each training window.
@@ -307,6 +327,83 @@ def test_tuning_rounds_minimise_validation_log_loss():
     assert len(losses) == FAST.max_iter
     assert selection.chosen["max_iter"] == int(np.argmin(losses)) + 1
     assert selection.chosen["max_iter"] < FAST.max_iter
+
+
+def test_tuning_below_threshold_is_untouched():
+    labelled = labelled_rows(synthetic_features(accounts=100, months=10, seed=9))
+    numeric, categorical = model_feature_columns(labelled)
+    assert len(labelled) < TUNING_SAMPLE_ROWS
+    selections = [
+        select_hyperparameters(labelled, GRADIENT_BOOSTING, numeric, categorical, FAST, seed=1,
+                               min_training_rows=100, sample_rows=sample_rows)
+        for sample_rows in (None, TUNING_SAMPLE_ROWS)
+    ]
+    assert selections[0].chosen
+    for selection in selections[1:]:
+        assert selection.chosen == selections[0].chosen
+        assert selection.validation_auc == selections[0].validation_auc
+        assert selection.hyperparameters == selections[0].hyperparameters
+        assert selection.reason == selections[0].reason
+        assert selection.sample.sampled is False
+        assert selection.sample.rows == len(labelled)
+
+
+def test_sample_keeps_whole_accounts():
+    labelled = labelled_rows(synthetic_features(accounts=200, months=10, seed=15))
+    # Drop rows at random so accounts have different numbers of rows.
+    labelled = labelled.sample(frac=0.8, random_state=0).sort_index()
+    sample, summary = sample_accounts(labelled, 500, seed=3)
+    per_account = labelled["account_id"].value_counts()
+    sampled_per_account = sample["account_id"].value_counts()
+
+    assert summary.sampled is True
+    assert summary.rows == len(sample)
+    assert summary.accounts == sample["account_id"].nunique()
+    assert summary.window_rows == len(labelled)
+    pd.testing.assert_series_equal(sampled_per_account, per_account[sampled_per_account.index])
+    assert len(sample) >= 500
+    # Accounts are added until the threshold is reached, so one account fewer stays below it.
+    assert len(sample) - sampled_per_account.max() < 500
+    assert (sample.index == np.sort(sample.index)).all()
+
+
+def test_sample_size_in_whole_accounts():
+    # Every account has 7 labelled rows (10 month ends, 3 without a label).
+    labelled = labelled_rows(synthetic_features(accounts=100, months=10, seed=15))
+    for max_rows, accounts in ((70, 10), (71, 11), (699, 100)):
+        sample, summary = sample_accounts(labelled, max_rows, seed=3)
+        assert summary.accounts == accounts
+        assert len(sample) == 7 * accounts
+    unsampled, summary = sample_accounts(labelled, 700, seed=3)
+    assert summary.sampled is False
+    assert unsampled is labelled
+
+
+def test_sample_is_seeded():
+    labelled = labelled_rows(synthetic_features(accounts=200, months=8, seed=15))
+    first, _ = sample_accounts(labelled, 300, seed=3)
+    second, _ = sample_accounts(labelled, 300, seed=3)
+    other, _ = sample_accounts(labelled, 300, seed=4)
+    reordered, _ = sample_accounts(labelled.iloc[::-1], 300, seed=3)
+    pd.testing.assert_frame_equal(first, second)
+    assert set(other["account_id"]) != set(first["account_id"])
+    assert set(reordered["account_id"]) == set(first["account_id"])
+
+
+def test_tuning_above_threshold_uses_sample():
+    labelled = labelled_rows(synthetic_features(accounts=100, months=10, seed=9))
+    numeric, categorical = model_feature_columns(labelled)
+    sample, _ = sample_accounts(labelled, 400, seed=1)
+    on_sample = select_hyperparameters(sample, GRADIENT_BOOSTING, numeric, categorical, FAST, seed=1,
+                                       min_training_rows=100, sample_rows=None)
+    sampled = select_hyperparameters(labelled, GRADIENT_BOOSTING, numeric, categorical, FAST, seed=1,
+                                     min_training_rows=100, sample_rows=400)
+    assert sampled.chosen
+    assert sampled.sample.sampled is True
+    assert sampled.sample.rows == len(sample)
+    assert sampled.sample.rows < len(labelled)
+    assert sampled.chosen == on_sample.chosen
+    assert sampled.validation_auc == on_sample.validation_auc
 
 
 def test_tuning_short_window_keeps_settings():

@@ -107,6 +107,37 @@ def test_partition_before_the_first_partition_is_refused(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# Schedules and backfills
+
+
+def test_daily_schedule_runs_previous_day():
+    from datetime import datetime, timezone
+
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    schedule = defs.resolve_schedule_def("daily_update_schedule")
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 21, 2, 0, tzinfo=timezone.utc))
+    requests = schedule.evaluate_tick(context).run_requests
+
+    assert schedule.job_name == "daily_update"
+    assert [request.partition_key for request in requests] == ["2025-03-20"]
+
+
+def test_event_assets_backfill_in_one_run():
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    for key in (["raw", "events"], ["staging", "stg_product__events"], ["intermediate", "int_product__user_event_days"]):
+        policy = graph.get(dg.AssetKey(key)).backfill_policy
+        assert policy is not None, key
+        assert policy.max_partitions_per_run is None, key
+
+
+# ---------------------------------------------------------------------------------------------
 # Lock of runs Dagster launches
 
 

@@ -81,6 +81,7 @@ class ChurnModelConfig(dg.Config):
     min_training_rows: int = _DEFAULT_TRAINING.min_training_rows
     threads: int = _DEFAULT_TRAINING.threads
     tune: bool = _DEFAULT_TRAINING.tune
+    tuning_sample_rows: int | None = _DEFAULT_TRAINING.tuning_sample_rows
 
     def training_config(self) -> TrainingConfig:
         return TrainingConfig(
@@ -105,6 +106,7 @@ class ChurnModelConfig(dg.Config):
             min_training_rows=self.min_training_rows,
             threads=self.threads,
             tune=self.tune,
+            tuning_sample_rows=self.tuning_sample_rows,
         )
 
 

@@ -1,3 +1,4 @@
+{{ config(tags=['event_window']) }}
 -- Track calls that can be attributed to an account and a user. Identify, group and page calls carry
 -- no product action, and future-dated events (client clocks beyond the tolerance) are left out.
 with
