@@ -43,6 +43,8 @@ SELECTIONS = ("all", "core")
 ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"
+# Steps listed in the summary's slowest steps.
+SLOWEST_STEPS_SHOWN = 8
 # Lines of a failed step's error printed in the summary; the Dagster event log has the full text.
 ERROR_LINES_SHOWN = 3
 
@@ -98,6 +100,8 @@ class RunSummary:
     checks_errored: list[str] = field(default_factory=list)
     checks_not_run: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Wall seconds of each step that succeeded, by step key.
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def has_error_check_failure(self) -> bool:
@@ -150,6 +154,8 @@ def summarize(job: dg.JobDefinition, result: dg.ExecuteInProcessResult) -> RunSu
         else:
             summary.checks_not_run.append(name)
 
+    for event in result.get_step_success_events():
+        summary.step_seconds[event.step_key] = event.event_specific_data.duration_ms / 1000
     for event in result.get_step_failure_events():
         summary.errors.append(f"{event.step_key}: {_root_cause_message(event.event_specific_data.error)}")
     return summary
@@ -206,6 +212,11 @@ def print_summary(summary: RunSummary, counts: list[tuple[str, int, int, int | N
         print(f"  failed ({severity}): {name}")
     for name in summary.checks_errored:
         print(f"  errored: {name}")
+    slowest = sorted(summary.step_seconds.items(), key=lambda item: item[1], reverse=True)[:SLOWEST_STEPS_SHOWN]
+    if slowest:
+        print("slowest steps (wall seconds):")
+        for step, seconds in slowest:
+            print(f"  {step}: {seconds:.1f}")
     if counts:
         print("raw tables (rows loaded / rejected / duplicates dropped):")
         width = max(len(table) for table, *_ in counts)

@@ -140,6 +140,8 @@ def test_summary_sorts_assets_and_checks():
     assert summary.checks_passed == ["upstream:upstream_has_rows"]
     assert summary.checks_failed == [("upstream:upstream_is_fresh", "ERROR")]
     assert summary.checks_not_run == ["downstream:downstream_has_rows"]
+    assert summary.step_seconds["upstream"] >= 0
+    assert "broken" not in summary.step_seconds
     assert summary.has_error_check_failure
     assert summary.errors == ["broken: cs_warehouse.errors.CswError: landing/crm/accounts.csv: required column 'name' missing"]
 
