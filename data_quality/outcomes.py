@@ -46,9 +46,10 @@ class SuiteOutcome:
     asset_key: tuple[str, ...]
     run_id: str
     validated_at: dt.datetime
-    engine: str  # pandas (GE's pandas engine) or duckdb (SQL pushed into DuckDB)
-    row_count: int
+    engine: str  # pandas (GE's pandas engine), duckdb (SQL pushed into DuckDB), or none (no rows in scope)
+    row_count: int  # rows validated: the table's, or the scope's
     outcomes: list[ExpectationOutcome]
+    scope: str = "whole table"  # which rows were validated: data_quality.scope.RowScope.describe()
 
     def failures(self, severity: str) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success and o.severity == severity]

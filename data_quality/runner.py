@@ -10,6 +10,7 @@ import duckdb
 from cs_warehouse.errors import CswError
 from data_quality.gx_project import open_context
 from data_quality.outcomes import SuiteOutcome
+from data_quality.scope import RowScope
 from data_quality.results_table import write_outcome
 from data_quality.suites import Suite
 from data_quality.validation import PANDAS_MAX_ROWS, validate_table
@@ -23,12 +24,13 @@ def run_suite_on(
     build_suite: SuiteBuilder,
     run_id: str,
     pandas_max_rows: int = PANDAS_MAX_ROWS,
+    scope: RowScope | None = None,
 ) -> SuiteOutcome:
     """Validate through an open read-write connection and write the rows to data_quality.validation_results."""
     context = open_context(data_docs)
     try:
         suite = build_suite(con)
-        outcome = validate_table(con, context, suite, run_id, pandas_max_rows=pandas_max_rows)
+        outcome = validate_table(con, context, suite, run_id, pandas_max_rows=pandas_max_rows, scope=scope)
     except duckdb.CatalogException as error:
         raise CswError(
             f"data quality validation could not read its table: {error}. Materialize the asset that "
@@ -44,7 +46,8 @@ def run_suite(
     build_suite: SuiteBuilder,
     run_id: str,
     pandas_max_rows: int = PANDAS_MAX_ROWS,
+    scope: RowScope | None = None,
 ) -> SuiteOutcome:
     """Open the warehouse for the length of one validation, as `run_suite_on` does with a given connection."""
     with duckdb.connect(str(warehouse)) as con:
-        return run_suite_on(con, data_docs, build_suite, run_id, pandas_max_rows)
+        return run_suite_on(con, data_docs, build_suite, run_id, pandas_max_rows, scope)

@@ -131,7 +131,7 @@ def test_event_assets_backfill_in_one_run():
     from orchestration.definitions import defs
 
     graph = defs.resolve_asset_graph()
-    for key in (["raw", "events"], ["staging", "stg_product__events"], ["intermediate", "int_product__user_event_days"]):
+    for key in (["raw", "events"], ["intermediate", "int_product__user_event_days"]):
         policy = graph.get(dg.AssetKey(key)).backfill_policy
         assert policy is not None, key
         assert policy.max_partitions_per_run is None, key

@@ -1,9 +1,13 @@
 """dbt models as Dagster assets: the event models, the core models, and the models driven by the churn scores.
 
 Three @dbt_assets definitions split the dbt graph. `dbt_event_models` (`tag:event_window`: the
-models that read event rows) is partitioned by day like raw.events and incremental: a run passes its
-partition range to dbt as the vars event_window_start and event_window_end, and a run over every
-partition rebuilds them with --full-refresh. `dbt_core_models` builds everything else that does not
+incremental model that aggregates event rows) is partitioned by day like raw.events: a run passes its
+partition range to dbt as the vars event_window_start and event_window_end, and a run without a
+partition rebuilds it with --full-refresh. The view stg_product__events stays unpartitioned, in
+`dbt_core_models`: Dagster cannot run a partitioned asset whose upstream asset is partitioned too in
+a run without a partition (it looks up the upstream's partition to version the input), and the
+default `csw run` is such a run. Dagster splits `dbt_core_models` into one step before the event
+model and one after. `dbt_core_models` builds everything else that does not
 read the `ml` source; the ML assets train and score on its marts; `dbt_score_models` then builds the
 models downstream of `source:ml`. All run `dbt build`, so dbt tests run with their models and appear as
 asset checks. An error-severity test failure fails the step, and Dagster then skips every asset

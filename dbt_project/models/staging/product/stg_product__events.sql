@@ -1,4 +1,3 @@
-{{ config(tags=['event_window']) }}
 -- Track calls that can be attributed to an account and a user. Identify, group and page calls carry
 -- no product action, and future-dated events (client clocks beyond the tolerance) are left out.
 with
