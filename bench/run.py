@@ -146,6 +146,38 @@ def _csw_run(landing: Path, run_dir: Path, *extra: str) -> list[str]:
     return [str(csw), "run", "--landing", str(landing), "--warehouse", str(run_dir / "warehouse.duckdb"), *extra]
 
 
+# The block `csw run` prints after its checks: "slowest steps (wall seconds):" then "  <step>: <seconds>".
+SLOWEST_STEPS_HEADER = "slowest steps (wall seconds):"
+PIPELINE_STEPS = ("full", "incremental", "core")
+
+
+def slowest_steps(stdout: str) -> dict[str, float]:
+    """Return the Dagster steps and wall seconds that a `csw run` summary lists as its slowest."""
+    steps: dict[str, float] = {}
+    lines = iter(stdout.splitlines())
+    for line in lines:
+        if line.strip() == SLOWEST_STEPS_HEADER:
+            break
+    for line in lines:
+        if not line.startswith("  "):
+            break
+        name, _, seconds = line.strip().rpartition(": ")
+        try:
+            steps[name] = float(seconds)
+        except ValueError:
+            break
+    return steps
+
+
+def attach_slowest_steps(result: dict, size_dir: Path) -> None:
+    """Add each pipeline step's slowest Dagster steps, read from its stdout log, to its record."""
+    for step in PIPELINE_STEPS:
+        record = result["steps"].get(step)
+        stdout = size_dir / "runs" / step / "stdout.log"
+        if record is not None and record.get("exit_code") is not None and stdout.exists():
+            record["slowest_steps"] = slowest_steps(stdout.read_text(errors="replace"))
+
+
 def _skipped(note: str) -> dict:
     return {"seconds": None, "peak_bytes": None, "exit_code": None, "killed": False, "note": note}
 
@@ -433,6 +465,7 @@ def render_page(results: dict[str, dict]) -> str:
             f"and all its descendants, sampled every {SAMPLE_INTERVAL_SECONDS:g} s.",
             "",
         ]
+        lines += render_breakdown(results)
 
     lines += ["## Targets", "", "| target | figure | status |", "|---|---|---|"]
     lines += [f"| {check.target} | {check.figure} | {check.status} |" for check in compute_checks(results)]
@@ -450,6 +483,22 @@ def render_page(results: dict[str, dict]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def render_breakdown(results: dict[str, dict]) -> list[str]:
+    """Return the section that lists the slowest Dagster steps of each pipeline step, as `csw run` reported them."""
+    lines = []
+    for size in sorted(results, key=lambda name: results[name]["events"]):
+        for step in PIPELINE_STEPS:
+            record = results[size]["steps"].get(step) or {}
+            slowest = record.get("slowest_steps")
+            if slowest:
+                listed = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in slowest.items())
+                lines.append(f"- {size} {step}: {listed}")
+    if not lines:
+        return []
+    return ["### Where the pipeline's time goes", "",
+            "The slowest Dagster steps of each pipeline run, from the summary `csw run` prints:", "", *lines, ""]
 
 
 def load_results(results_dir: Path) -> dict[str, dict]:
@@ -497,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(DuckDB size text, GB = 10^9 bytes; default {DEFAULT_PANDAS_MEMORY_CAP})")
     parser.add_argument("--timeout-minutes", type=float, default=DEFAULT_TIMEOUT_MINUTES,
                         help=f"kill any step still running after this many minutes (default {DEFAULT_TIMEOUT_MINUTES})")
+    parser.add_argument("--render-only", action="store_true",
+                        help="measure nothing: add the step breakdowns from the logs under --work to the results "
+                        "files and write the page again")
     parser.add_argument("--fresh", action="store_true",
                         help="drop the steps an earlier run recorded for the same size instead of keeping them")
     return parser
@@ -524,12 +576,18 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work.expanduser().resolve()
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    for size in sorted(args.sizes, key=lambda name: SIZES[name].accounts):
+    if args.render_only:
+        for path in sorted(RESULTS_DIR.glob("*.json")):
+            result = json.loads(path.read_text())
+            attach_slowest_steps(result, work / result["size"])
+            path.write_text(json.dumps(result, indent=2) + "\n")
+    for size in sorted(args.sizes, key=lambda name: SIZES[name].accounts) if not args.render_only else []:
         try:
             result = run_size(size, args.steps, work, options)
         except CswError as error:
             print(f"bench: error: {error}", file=sys.stderr)
             return 2
+        attach_slowest_steps(result, work / size)
         path = RESULTS_DIR / f"{size}.json"
         if not args.fresh:
             result = merge_earlier_steps(path, result)

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from bench.measure import parse_size, run_measured
-from bench.run import compute_checks, growth_per_tenfold, load_results, render_page
+from bench.run import compute_checks, growth_per_tenfold, load_results, merge_earlier_steps, render_page, slowest_steps
 from bench.sizes import SizeSpec, prepare_landing, set_new_day_present
 
 MB = 1000**2
@@ -275,3 +275,30 @@ def test_growth_per_tenfold_uneven_counts() -> None:
     assert growth_per_tenfold(10.0, 400.0, 1_000_000, 100_000_000) == pytest.approx(6.3246, abs=1e-4)
     # 9.5 times the events and 10 times the time: 10 ** (1 / log10(9.5)) = 10 ** 1.0228 = 10.54.
     assert growth_per_tenfold(100.0, 1000.0, 1_000_000, 9_500_000) == pytest.approx(10.54, abs=0.01)
+
+
+CSW_RUN_SUMMARY = """assets: 79 materialized, 0 failed, 0 skipped
+checks: 268 passed, 0 failed, 0 errored, 0 not run
+slowest steps (wall seconds):
+  raw_events: 105.0
+  dbt_core_models: 88.2
+raw tables (rows loaded / rejected / duplicates dropped):
+  raw.events     10008732         0     70012
+wall time: 403.9 s
+"""
+
+
+def test_slowest_steps_from_summary() -> None:
+    assert slowest_steps(CSW_RUN_SUMMARY) == {"raw_events": 105.0, "dbt_core_models": 88.2}
+    assert slowest_steps("assets: 1 materialized\nwall time: 2.0 s\n") == {}
+
+
+def test_merge_keeps_other_steps_of_same_landing(tmp_path: Path) -> None:
+    path = tmp_path / "10m.json"
+    path.write_text(json.dumps({"events": 100, "steps": {"full": {"seconds": 5.0}, "floor": {"seconds": 1.0}}}))
+
+    merged = merge_earlier_steps(path, {"events": 100, "steps": {"floor": {"seconds": 2.0}}})
+    other_landing = merge_earlier_steps(path, {"events": 101, "steps": {"floor": {"seconds": 2.0}}})
+
+    assert merged["steps"] == {"full": {"seconds": 5.0}, "floor": {"seconds": 2.0}}
+    assert other_landing["steps"] == {"floor": {"seconds": 2.0}}
