@@ -33,7 +33,7 @@ from dagster_dbt import (
 )
 from dagster_dbt.utils import select_unique_ids
 
-from cs_warehouse.config import DBT_PROJECT_DIR, WAREHOUSE_ENV, Settings, load_settings
+from cs_warehouse.config import DBT_PROJECT_DIR, DUCKDB_MEMORY_LIMIT_ENV, WAREHOUSE_ENV, Settings, load_settings
 from cs_warehouse.ingest import DayWindow
 from cs_warehouse.locking import lock_for_this_process
 from cs_warehouse.raw_schema import create_raw_schema
@@ -75,32 +75,55 @@ def newest_source_mtime(project_dir: Path) -> float:
 
 
 def parse_vars_path(project: DbtProject) -> Path:
-    """File beside the manifest recording the vars it was parsed with."""
+    """File beside the manifest recording the vars and profile settings it was parsed with."""
     return project.manifest_path.with_name("csw_parse_vars.json")
 
 
-def is_manifest_stale(project: DbtProject, parse_vars: str = "") -> bool:
-    """Return True when manifest.json is missing, older than any file dbt parses, or parsed with other vars."""
+def is_manifest_stale(project: DbtProject, inputs: str = "") -> bool:
+    """Return True when manifest.json is missing, older than any file dbt parses, or parsed with other inputs."""
     manifest = project.manifest_path
     if not manifest.exists():
         return True
-    vars_path = parse_vars_path(project)
-    if parse_vars and (not vars_path.exists() or vars_path.read_text(encoding="utf-8") != parse_vars):
+    inputs_path = parse_vars_path(project)
+    if inputs and (not inputs_path.exists() or inputs_path.read_text(encoding="utf-8") != inputs):
         return True
     return manifest.stat().st_mtime < newest_source_mtime(project.project_dir)
 
 
-def prepare_manifest(project: DbtProject) -> None:
-    """Run `dbt parse` when the manifest is missing or stale, so a fresh clone loads as is.
+def parse_inputs(settings: Settings) -> str:
+    """Return what a parse depends on besides the project files: the vars and the profile's settings.
 
-    The parse gets the vars of a run without an event window, so that dbt invocations with those vars
-    reuse its partial_parse.msgpack: dbt parses the whole project again whenever the vars change.
+    dbt parses the whole project again when the vars or the profile (here the warehouse path and the
+    memory limit that profiles.yml reads from the environment) differ from those of its saved parse.
     """
-    parse_vars = json.dumps(dbt_vars(load_settings(), DayWindow()))
-    if is_manifest_stale(project, parse_vars):
+    profile = {WAREHOUSE_ENV: str(settings.warehouse), DUCKDB_MEMORY_LIMIT_ENV: settings.duckdb_memory_limit}
+    return json.dumps({"vars": dbt_vars(settings, DayWindow()), "profile": profile})
+
+
+def prepare_manifest(project: DbtProject) -> None:
+    """Run `dbt parse` when the manifest is missing, stale, or parsed for other vars or another warehouse.
+
+    The parse gets the vars of a run without an event window and the environment of this process, so
+    that the run's dbt invocations reuse its partial_parse.msgpack instead of each parsing the project
+    again. Only the event models of a partitioned run, whose vars carry the window, parse again.
+    """
+    settings = load_settings()
+    inputs = parse_inputs(settings)
+    if is_manifest_stale(project, inputs):
         parser = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
-        parser.cli(["parse", "--quiet", "--vars", parse_vars], target_path=project.target_path).wait()
-        parse_vars_path(project).write_text(parse_vars, encoding="utf-8")
+        parse_vars = json.dumps(dbt_vars(settings, DayWindow()))
+        environment = {WAREHOUSE_ENV: str(settings.warehouse), DUCKDB_MEMORY_LIMIT_ENV: settings.duckdb_memory_limit}
+        previous = {name: os.environ.get(name) for name in environment}
+        os.environ.update(environment)
+        try:
+            parser.cli(["parse", "--quiet", "--vars", parse_vars], target_path=project.target_path).wait()
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        parse_vars_path(project).write_text(inputs, encoding="utf-8")
     if not project.manifest_path.exists():
         raise FileNotFoundError(
             f"dbt parse did not write {project.manifest_path}; run `dbt parse` in {project.project_dir} "
