@@ -1,7 +1,7 @@
 """`csw run`: materialize assets and asset checks in one in-process Dagster run and print a summary.
 
-By default the run covers every asset over every event partition: it loads all new landing files,
-rebuilds every model and retrains the churn model. `--partition DAY` (or `--from DAY --to DAY`, a
+By default the run covers every asset and every event day, as a run without a partition: it loads all
+new landing files, rebuilds every model and retrains the churn model. `--partition DAY` (or `--from DAY --to DAY`, a
 backfill in one run) runs the `daily_update` job over those days instead, and `--select core` the
 `core_marts` job (see orchestration.jobs).
 
@@ -284,7 +284,7 @@ def check_landing_folder(landing: Path) -> None:
 
 @dataclass(frozen=True)
 class RunScope:
-    """What one `csw run` materializes: the assets (`all` or `core`) and the event days (None: every day)."""
+    """Scope of one `csw run`: the assets (`all` or `core`) and the event days (None: every day)."""
 
     select: str = "all"
     first_day: str | None = None

@@ -43,8 +43,8 @@ from orchestration.resources import WAREHOUSE_POOL
 SCORE_MODELS_SELECTION = "source:ml+"
 # dbt's indirect selection of tests, read from the environment by dbt and by dagster-dbt (which turns
 # it off when it selects tests one by one). "buildable" runs a test once every model it reads is
-# built or is upstream of a model being built: a relationships test between a selected model and one
-# outside the run (a subset such as the core_marts job) would otherwise fail on a missing table.
+# built or is upstream of a model being built. Otherwise a relationships test between a selected model
+# and one outside the run (a subset such as the core_marts job) fails on a missing table.
 INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
 INDIRECT_SELECTION = "buildable"
 EVENT_MODELS_SELECTION = "tag:event_window"
@@ -239,7 +239,7 @@ TRANSLATOR = CsWarehouseDbtTranslator(settings=DagsterDbtTranslatorSettings(enab
     pool=WAREHOUSE_POOL,
 )
 def dbt_event_models(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    """The models that read event rows, built incrementally over the run's days and their look-back."""
+    """Build the event model incrementally over the run's days and their look-back."""
     yield from run_dbt_build(context, dbt, event_window(context))
 
 
