@@ -215,8 +215,8 @@ def print_summary(summary: RunSummary, counts: list[tuple[str, int, int, int | N
     slowest = sorted(summary.step_seconds.items(), key=lambda item: item[1], reverse=True)[:SLOWEST_STEPS_SHOWN]
     if slowest:
         print("slowest steps (wall seconds):")
-        for step, seconds in slowest:
-            print(f"  {step}: {seconds:.1f}")
+        for step, step_seconds in slowest:
+            print(f"  {step}: {step_seconds:.1f}")
     if counts:
         print("raw tables (rows loaded / rejected / duplicates dropped):")
         width = max(len(table) for table, *_ in counts)
@@ -344,9 +344,14 @@ def _partition_range(scope: RunScope) -> dg.PartitionKeyRange | None:
     last_partition = EVENT_DAYS.get_last_partition_key()
     for day in (scope.first_day, scope.last_day):
         if not EVENT_DAYS.has_partition_key(day):
+            advice = (
+                f"Set {EVENT_PARTITIONS_START_ENV} to start them earlier."
+                if first_partition is None or day < first_partition
+                else "A day's partition exists once the day is over."
+            )
             raise CswError(
                 f"{day} is not an event partition: the daily partitions run from {first_partition} to "
-                f"{last_partition} (yesterday). Set {EVENT_PARTITIONS_START_ENV} to start them earlier."
+                f"{last_partition} (yesterday). {advice}"
             )
     return dg.PartitionKeyRange(scope.first_day, scope.last_day)
 
@@ -385,8 +390,8 @@ def run_pipeline(landing_dir: Path | None, warehouse: Path | None, scope: RunSco
         check_landing_folder(landing)
 
         with _environment({WAREHOUSE_ENV: str(warehouse_path), LANDING_DIR_ENV: str(landing)}):
-            defs = importlib.import_module(DEFINITIONS_MODULE).defs
             key_range = _partition_range(scope)
+            defs = importlib.import_module(DEFINITIONS_MODULE).defs
             job = defs.resolve_job_def(scope.job_name())
             LOGGER.info("running %s: landing %s, warehouse %s", scope.describe(), landing, warehouse_path)
             result = _execute(job, key_range)

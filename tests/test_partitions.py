@@ -102,8 +102,10 @@ def test_partition_before_the_first_partition_is_refused(tmp_path):
     (landing / "catalog").mkdir(parents=True)
     (landing / "catalog" / "features.csv").write_text("event_name,is_feature\n", encoding="utf-8")
 
-    with pytest.raises(CswError, match="2019-12-31 is not an event partition"):
+    with pytest.raises(CswError, match="2019-12-31 is not an event partition.*to start them earlier"):
         run_pipeline(landing, tmp_path / "w.duckdb", make_scope(partition="2019-12-31"))
+    with pytest.raises(CswError, match="2999-01-01 is not an event partition.*once the day is over"):
+        run_pipeline(landing, tmp_path / "w.duckdb", make_scope(partition="2999-01-01"))
 
 
 # ---------------------------------------------------------------------------------------------

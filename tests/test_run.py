@@ -13,7 +13,7 @@ import pytest
 from cs_warehouse.cli import main
 from cs_warehouse.errors import CswError
 from cs_warehouse.locking import lock_path
-from cs_warehouse.run import run_pipeline, summarize
+from cs_warehouse.run import RunSummary, print_summary, run_pipeline, summarize
 
 RAW_SCHEMAS = ("raw", "raw_rejects", "raw_meta")
 HOLD_LOCK_SCRIPT = """
@@ -157,3 +157,13 @@ def test_empty_landing_folder_rejected(tmp_path):
     with pytest.raises(CswError, match="contains no landing files"):
         run_pipeline(empty, tmp_path / "warehouse.duckdb")
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_summary_wall_time_is_the_runs(capsys):
+    summary = RunSummary(step_seconds={"raw_events": 1.5, "dbt_core_models": 7.25})
+
+    print_summary(summary, [], 99.0)
+
+    output = capsys.readouterr().out
+    assert "  dbt_core_models: 7.2\n  raw_events: 1.5\n" in output
+    assert "wall time: 99.0 s" in output
