@@ -304,7 +304,8 @@ class RunScope:
             f"event day {self.first_day}" if self.first_day == self.last_day
             else f"event days {self.first_day} to {self.last_day}"
         )
-        return f"{self.job_name()} over {days}"
+        job = "every asset" if self.job_name() == ALL_ASSETS_JOB else f"job {self.job_name()}"
+        return f"{job} over {days}"
 
 
 def _check_day(text: str, option: str) -> str:
