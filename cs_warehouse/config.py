@@ -7,6 +7,8 @@ repository root keeps every generated file inside it (and out of git, see .gitig
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,3 +67,18 @@ def load_settings() -> Settings:
         duckdb_memory_limit=os.environ.get(DUCKDB_MEMORY_LIMIT_ENV) or DEFAULT_DUCKDB_MEMORY_LIMIT,
         event_partitions_start=os.environ.get(EVENT_PARTITIONS_START_ENV) or DEFAULT_EVENT_PARTITIONS_START,
     )
+
+
+@contextmanager
+def temporary_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the block (dbt reads them in its own process) and restore them after."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -16,8 +16,6 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,10 +23,16 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from cs_warehouse.config import EVENT_PARTITIONS_START_ENV, LANDING_DIR_ENV, WAREHOUSE_ENV, load_settings
+from cs_warehouse.config import (
+    EVENT_PARTITIONS_START_ENV,
+    LANDING_DIR_ENV,
+    WAREHOUSE_ENV,
+    load_settings,
+    temporary_environment,
+)
 from cs_warehouse.contract import ENTITIES, ENTITIES_BY_TABLE
 from cs_warehouse.errors import CswError
-from cs_warehouse.locking import lock_path, warehouse_lock
+from cs_warehouse.locking import warehouse_lock
 from cs_warehouse.raw_schema import raw_tables
 
 LOGGER = logging.getLogger(__name__)
@@ -59,21 +63,6 @@ def _resolve(path: Path | None, default: Path) -> Path:
 
 def _is_missing_or_empty(folder: Path) -> bool:
     return not folder.is_dir() or not any(folder.iterdir())
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the run (dbt reads them in its own process) and restore them after."""
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _instance() -> dg.DagsterInstance:
@@ -390,7 +379,7 @@ def run_pipeline(landing_dir: Path | None, warehouse: Path | None, scope: RunSco
             _simulate_default_landing(landing)
         check_landing_folder(landing)
 
-        with _environment({WAREHOUSE_ENV: str(warehouse_path), LANDING_DIR_ENV: str(landing)}):
+        with temporary_environment({WAREHOUSE_ENV: str(warehouse_path), LANDING_DIR_ENV: str(landing)}):
             key_range = _partition_range(scope)
             defs = importlib.import_module(DEFINITIONS_MODULE).defs
             job = defs.resolve_job_def(scope.job_name())

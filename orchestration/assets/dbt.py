@@ -33,7 +33,14 @@ from dagster_dbt import (
 )
 from dagster_dbt.utils import select_unique_ids
 
-from cs_warehouse.config import DBT_PROJECT_DIR, DUCKDB_MEMORY_LIMIT_ENV, WAREHOUSE_ENV, Settings, load_settings
+from cs_warehouse.config import (
+    DBT_PROJECT_DIR,
+    DUCKDB_MEMORY_LIMIT_ENV,
+    WAREHOUSE_ENV,
+    Settings,
+    load_settings,
+    temporary_environment,
+)
 from cs_warehouse.ingest import DayWindow
 from cs_warehouse.locking import lock_for_this_process
 from cs_warehouse.raw_schema import create_raw_schema
@@ -113,16 +120,8 @@ def prepare_manifest(project: DbtProject) -> None:
         parser = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
         parse_vars = json.dumps(dbt_vars(settings, DayWindow()))
         environment = {WAREHOUSE_ENV: str(settings.warehouse), DUCKDB_MEMORY_LIMIT_ENV: settings.duckdb_memory_limit}
-        previous = {name: os.environ.get(name) for name in environment}
-        os.environ.update(environment)
-        try:
+        with temporary_environment(environment):
             parser.cli(["parse", "--quiet", "--vars", parse_vars], target_path=project.target_path).wait()
-        finally:
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
         parse_vars_path(project).write_text(inputs, encoding="utf-8")
     if not project.manifest_path.exists():
         raise FileNotFoundError(
