@@ -986,7 +986,7 @@ def account_health_daily(daily: pd.DataFrame) -> pd.DataFrame:
 def compute_marts(landing: Path) -> dict[str, pd.DataFrame]:
     """Compute the three core marts from the landing folder."""
     if not landing.is_dir():
-        raise CswError(f"landing folder {landing} not found; pass the folder that holds crm/, billing/ and events/")
+        raise CswError(f"landing folder {landing} not found; pass the folder that contains crm/, billing/ and events/")
     started = time.perf_counter()
     inputs = read_inputs(landing)
     seconds = time.perf_counter() - started

@@ -5,7 +5,7 @@ dbt, the churn model), each opening and closing its own connection. Between two 
 slip in and leave the marts half from one run and half from the other. So a run holds the lock from its
 first write to its end:
 
-- `csw run` takes it before anything starts and fails at once when another process holds it.
+- `csw run` takes it before anything starts and fails at once when another process has it.
 - A run Dagster launches (the UI, a schedule, a backfill) takes it in its first step that opens the
   warehouse, waiting up to CSW_LOCK_WAIT_SECONDS for a run that holds it, and keeps it until the run's
   process exits. Within Dagster, the `cs_warehouse` concurrency pool (dagster_home/dagster.yaml)
@@ -81,7 +81,7 @@ def holds_lock(warehouse: Path) -> bool:
 def warehouse_lock(warehouse: Path, wait_seconds: float = 0.0) -> Iterator[Path]:
     """Hold the warehouse's lock for the duration of the block; re-entrant within one process.
 
-    Raises CswError when another process holds it for longer than wait_seconds (0: fail at once).
+    Raises CswError when another process keeps it for longer than wait_seconds (0: fail at once).
     """
     if warehouse in _HELD:
         yield lock_path(warehouse)

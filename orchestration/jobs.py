@@ -7,7 +7,7 @@
 - `train_churn_model`: snapshot the features, backtest and train a model version, score with the
   promoted version and rebuild the score-driven models. Its schedule runs monthly, after month end.
 - `core_marts`: the three core marts (monthly MRR with movements, weekly engagement, daily health) and
-  everything they depend on; the benchmark measures it against a hand-written SQL script.
+  everything they depend on. The benchmark measures it against a hand-written SQL script.
 `csw run` runs every asset over every partition (the implicit job of all assets).
 """
 

@@ -8,7 +8,7 @@ partition rebuilds it with --full-refresh. The view stg_product__events stays un
 a run without a partition (it looks up the upstream's partition to version the input), and the
 default `csw run` is such a run. Dagster splits `dbt_core_models` into one step before the event
 model and one after. `dbt_core_models` builds everything else that does not
-read the `ml` source; the ML assets train and score on its marts; `dbt_score_models` then builds the
+read the `ml` source. The ML assets train and score on its marts, and `dbt_score_models` then builds the
 models downstream of `source:ml`. All run `dbt build`, so dbt tests run with their models and appear as
 asset checks. An error-severity test failure fails the step, and Dagster then skips every asset
 downstream of it.
