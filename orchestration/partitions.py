@@ -21,9 +21,10 @@ import dagster as dg
 from cs_warehouse.config import load_settings
 from cs_warehouse.ingest import DayWindow
 
+_SETTINGS = load_settings()
 EVENT_DAYS = dg.DailyPartitionsDefinition(
-    start_date=load_settings().event_partitions_start,
-    timezone=load_settings().reporting_timezone,
+    start_date=_SETTINGS.event_partitions_start,
+    timezone=_SETTINGS.reporting_timezone,
 )
 # Backfills of the event assets run as one run over the whole range, not one run per day.
 EVENT_BACKFILL_POLICY = dg.BackfillPolicy.single_run()
