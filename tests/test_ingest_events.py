@@ -302,3 +302,78 @@ def test_supersede_moves_to_later_file(con, tmp_path):
     assert con.execute("select message_id, event_name from raw.events").fetchall() == [("m1", "from_c")]
     counts = {f.path: (f.rows_loaded, f.duplicates_dropped, f.rows_superseded) for f in report.files}
     assert counts == {"events/b.jsonl": (0, 1, 0), "events/c.jsonl": (1, 0, 1)}
+
+
+def native_timestamp_rows(native: bool) -> str:
+    """Events whose timestamps are Parquet timestamps (`native`) or the same instants as ISO text."""
+    zoned, naive = ("::timestamptz", "::timestamp") if native else ("", "")
+    return f"""
+        select *, 'track' as "type", 'report_created' as "event", 'a1' as "groupId" from (values
+            ('n1', '2024-03-01T10:00:00+02:00'{zoned}, '2024-03-01 08:00:05'{naive}, '2024-03-01T08:00:06.250Z'{zoned}),
+            ('n2', '2024-02-29T23:59:59Z'{zoned}, null{naive}, '2024-03-01T00:00:01Z'{zoned}),
+            ('n3', '2024-03-01T10:00:00Z'{zoned}, null{naive}, 'infinity'{zoned})
+        ) as t("messageId", "timestamp", "sentAt", "receivedAt")
+    """
+
+
+def test_parquet_native_timestamps(con, tmp_path):
+    """Timestamp columns of Parquet type are read directly and give what their ISO text gives."""
+    from cs_warehouse.ingest.load import _table_fields
+
+    for kind, native in (("native", True), ("text", False)):
+        write_parquet(con, tmp_path / kind / "events" / "a.parquet", native_timestamp_rows(native))
+    schema = con.execute(f"describe select * from '{tmp_path / 'native' / 'events' / 'a.parquet'}'").fetchall()
+    types = {row[0]: row[1] for row in schema}
+    assert types["receivedAt"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["sentAt"] == "TIMESTAMP"
+
+    columns = ", ".join(f'"{f.column.name}"' for f in _table_fields(EVENTS))
+    loaded = {}
+    for kind in ("native", "text"):
+        database = duckdb.connect()
+        load_entity(database, EVENTS, tmp_path / kind, loaded_at=LOADED_AT)
+        loaded[kind] = (
+            database.execute(f"select {columns}, event_at from raw.events order by message_id").fetchall(),
+            database.execute("select _source_line, reason from raw_rejects.events").fetchall(),
+        )
+        database.close()
+
+    assert loaded["native"][0] == loaded["text"][0]
+    rows = {row[0]: row for row in loaded["native"][0]}
+    assert rows["n1"][9:12] == (datetime(2024, 3, 1, 8, 0), datetime(2024, 3, 1, 8, 0, 5), datetime(2024, 3, 1, 8, 0, 6, 250000))
+    assert rows["n2"][9:12] == (datetime(2024, 2, 29, 23, 59, 59), None, datetime(2024, 3, 1, 0, 0, 1))
+    # A non-finite timestamp is rejected with its text, on both paths.
+    (line, reason), = loaded["native"][1]
+    assert line == 3
+    assert reason.startswith("received_at (receivedAt): invalid timestamp")
+    assert "infinity" in reason
+    assert loaded["text"][1] == [(3, "received_at (receivedAt): invalid timestamp (expected ISO-8601 text) 'infinity'")]
+
+
+@pytest.mark.parametrize("min_rows", [0, 3, 1_000_000])
+def test_small_event_files_wait(con, tmp_path, monkeypatch, min_rows):
+    """Rows of small files wait before their append; what wins and the reports do not depend on it."""
+    import cs_warehouse.ingest.load as load_module
+
+    events = tmp_path / "events"
+    write_events(events / "a.jsonl", [event(f"a{i}") for i in range(4)] + [event("x", receivedAt="2024-03-01T10:00:30Z")])
+    # b is small: it waits. Its copy of x was received earlier, so it replaces a's row.
+    write_events(events / "b.jsonl", [event("x", receivedAt="2024-03-01T10:00:20Z", event="from_b"), event("b1")])
+    # c's copy of x was received earlier still and replaces b's waiting row; its y ties with d's.
+    write_events(events / "c.jsonl", [event("x", receivedAt="2024-03-01T10:00:10Z", event="from_c"), event("y", event="from_c")])
+    write_events(events / "d.jsonl", [event(f"d{i}") for i in range(4)] + [event("y", event="from_d")])
+    monkeypatch.setattr(load_module, "EVENT_APPEND_MIN_ROWS", min_rows)
+
+    report = load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+
+    rows = con.execute("select message_id, event_name, _source_file from raw.events order by rowid").fetchall()
+    assert rows == [
+        *[(f"a{i}", "report_created", "events/a.jsonl") for i in range(4)],
+        ("b1", "report_created", "events/b.jsonl"),
+        ("x", "from_c", "events/c.jsonl"),
+        ("y", "from_c", "events/c.jsonl"),
+        *[(f"d{i}", "report_created", "events/d.jsonl") for i in range(4)],
+    ]
+    counts = {f.path: (f.rows_loaded, f.duplicates_dropped) for f in report.files}
+    assert counts == {"events/a.jsonl": (4, 1), "events/b.jsonl": (1, 1), "events/c.jsonl": (2, 0), "events/d.jsonl": (4, 1)}
+    assert con.execute("select count(*) from duckdb_tables() where table_name = '__pending'").fetchone() == (0,)

@@ -204,6 +204,11 @@ def _count_per_file(con: duckdb.DuckDBPyConnection, reports: list[FileReport]) -
 # Each file is typed, deduplicated within itself and resolved against raw.events (which by then contains
 # the earlier files of this load too), then inserted. So memory and sort sizes are bounded by one file,
 # not by the whole load, and the insert needs no sort over the whole table.
+#
+# A file with fewer valid rows than EVENT_APPEND_MIN_ROWS is not inserted at once: its rows wait in
+# __pending until enough have gathered. DuckDB writes a large append to the database file while the
+# transaction runs. Measured on 10 million events, a small append between large ones made the commit
+# write the later appends itself (8.5 of 34 seconds).
 
 # message_id and file of every row this load inserted, to tell a row of this load from an older one.
 LOAD_MESSAGES_TABLE = "__load_messages"
@@ -213,7 +218,11 @@ LOSERS_TABLE = "__losers"
 CONFLICTS_TABLE = "__conflicts"
 # message_id of the rows of this load that replaced a row of an earlier load (few).
 SUPERSEDING_TABLE = "__superseding"
-EVENT_LOAD_TABLES = (LOAD_MESSAGES_TABLE, LOSERS_TABLE, CONFLICTS_TABLE, SUPERSEDING_TABLE)
+# Winners of small files not yet appended to raw.events, in file and line order.
+PENDING_TABLE = "__pending"
+EVENT_LOAD_TABLES = (LOAD_MESSAGES_TABLE, LOSERS_TABLE, CONFLICTS_TABLE, SUPERSEDING_TABLE, PENDING_TABLE)
+# DuckDB's row group size: appends of at least this many rows go to the database file as they run.
+EVENT_APPEND_MIN_ROWS = 122_880
 
 
 def _drop_file_duplicates(con: duckdb.DuckDBPyConnection) -> None:
@@ -246,7 +255,11 @@ def _resolve_file_against_loaded(con: duckdb.DuckDBPyConnection, reports: list[F
         create temp table {conflicts} as
         select t.__line, t.message_id, t.received_at < e.received_at as __replaces
         from {TYPED_TABLE} as t
-        join {raw_table(EVENTS.table)} as e using (message_id)
+        join (
+            select message_id, received_at from {raw_table(EVENTS.table)}
+            union all
+            select message_id, received_at from {PENDING_TABLE}
+        ) as e using (message_id)
         where t.__reason is null and t.__line not in (select __line from {LOSERS_TABLE})
         """
     )
@@ -286,7 +299,7 @@ def _resolve_file_against_loaded(con: duckdb.DuckDBPyConnection, reports: list[F
         """
     )
 
-    for table in (raw_table(EVENTS.table), LOAD_MESSAGES_TABLE):
+    for table in (raw_table(EVENTS.table), PENDING_TABLE, LOAD_MESSAGES_TABLE):
         con.execute(
             f"""
             delete from {table} as e
@@ -298,14 +311,21 @@ def _resolve_file_against_loaded(con: duckdb.DuckDBPyConnection, reports: list[F
     con.execute(f"drop table {conflicts}")
 
 
+def _append_pending(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    con.execute(f"insert into {raw_table(EVENTS.table)} ({target}) select {target} from {PENDING_TABLE}")
+    con.execute(f"delete from {PENDING_TABLE}")
+
+
 def load_event_files(con: duckdb.DuckDBPyConnection, files: list[LandingFile], loaded_at: datetime) -> list[FileReport]:
     """Append the events of each file to raw.events: the copy of a message received first wins."""
     names, values = _parent_values(EVENTS)
-    target = ", ".join(quote_identifier(n) for n in names)
+    target = ", ".join(quote_identifier(n) for n in [*names, "_source_file", "_source_line", "_loaded_at", "_extra"])
     con.execute(f"drop table if exists {LOAD_MESSAGES_TABLE}")
     con.execute(f"create temp table {LOAD_MESSAGES_TABLE} (message_id VARCHAR, __file_order INTEGER)")
     con.execute(f"drop table if exists {SUPERSEDING_TABLE}")
     con.execute(f"create temp table {SUPERSEDING_TABLE} (message_id VARCHAR)")
+    con.execute(f"drop table if exists {PENDING_TABLE}")
+    con.execute(f"create temp table {PENDING_TABLE} as select {target} from {raw_table(EVENTS.table)} limit 0")
     reports: list[FileReport] = []
     for file_order, landing_file in enumerate(files):
         reports.append(_type_file(con, EVENTS, landing_file, loaded_at))
@@ -316,9 +336,13 @@ def load_event_files(con: duckdb.DuckDBPyConnection, files: list[LandingFile], l
             from {TYPED_TABLE}
             where __reason is null and __line not in (select __line from {LOSERS_TABLE})
         """
+        pending = count_rows(con, f"select count(*) from {PENDING_TABLE}")
+        file_rows = count_rows(con, f"select count(*) {winners}")
+        # Rows keep file and line order in raw.events: once rows wait, the next file's rows wait behind them.
+        into = raw_table(EVENTS.table) if pending == 0 and file_rows >= EVENT_APPEND_MIN_ROWS else PENDING_TABLE
         (inserted,) = con.execute(
             f"""
-            insert into {raw_table(EVENTS.table)} ({target}, _source_file, _source_line, _loaded_at, _extra)
+            insert into {into} ({target})
             select {", ".join(values)}, ?, __line, ?, __extra
             {winners}
             order by __line
@@ -326,13 +350,16 @@ def load_event_files(con: duckdb.DuckDBPyConnection, files: list[LandingFile], l
             [landing_file.relative_path, loaded_at],
         ).fetchone()
         reports[file_order].rows_loaded += int(inserted)
+        if into == PENDING_TABLE and pending + file_rows >= EVENT_APPEND_MIN_ROWS:
+            _append_pending(con, target)
         con.execute(f"insert into {LOAD_MESSAGES_TABLE} select message_id, {file_order} {winners}")
         con.execute(f"drop table {TYPED_TABLE}")
         con.execute(f"drop table {LOSERS_TABLE}")
+    _append_pending(con, target)
     for report in reports:
         report.duplicates_dropped = report.rows_read - report.rows_rejected - report.rows_loaded
-    con.execute(f"drop table {LOAD_MESSAGES_TABLE}")
-    con.execute(f"drop table {SUPERSEDING_TABLE}")
+    for table in (LOAD_MESSAGES_TABLE, SUPERSEDING_TABLE, PENDING_TABLE):
+        con.execute(f"drop table {table}")
     return reports
 
 

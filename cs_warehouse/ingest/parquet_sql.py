@@ -8,6 +8,7 @@ same values the same way. A row's raw text (the row as JSON) is built only for r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from cs_warehouse.ingest.typing_sql import Field, value_text_sql, quote_identifier, sql_string, typing_select_sql
 
@@ -27,23 +28,53 @@ def parquet_json_value_sql(name: str, duckdb_type: str, column: str) -> str:
     return f"to_json({column})"
 
 
-def _field_text_sql(field: Field, duckdb_type: str, column: str) -> str:
+# Parquet types a timestamp field is read from directly. Any other type goes through its text.
+NATIVE_TIMESTAMP_TYPES = ("TIMESTAMP WITH TIME ZONE", "TIMESTAMP")
+
+
+def _json_column(position: int) -> str:
+    return f"__j{position}"
+
+
+@dataclass(frozen=True)
+class _SourceColumn:
+    """One column of the Parquet file: its DuckDB type, its name in the query and its value as JSON."""
+
+    duckdb_type: str
+    column: str
+    # SQL for the value as it appears in the row's JSON document. For a JSON text field it is a column
+    # that the source query computes once, so each row's text is parsed once.
+    json_value: str
+
+
+def _field_text_sql(field: Field, source: _SourceColumn) -> str:
     # A VARCHAR column of a non-JSON kind is its own text: this skips the to_json round trip for the
     # common case and gives the same value (to_json(x) ->> '$' is x).
-    if duckdb_type == "VARCHAR" and field.column.kind != "json" and field.path not in PARQUET_JSON_TEXT_FIELDS:
+    column = source.column
+    if source.duckdb_type == "VARCHAR" and field.column.kind != "json" and field.path not in PARQUET_JSON_TEXT_FIELDS:
         if field.column.kind == "string":
             return f"(case when trim({column}) <> '' then {column} end)"
         return f"nullif(trim({column}), '')"
-    return value_text_sql(field.column, parquet_json_value_sql(field.path, duckdb_type, column))
+    if field.column.kind == "timestamp" and source.duckdb_type in NATIVE_TIMESTAMP_TYPES:
+        # Only read for the reject reason of a non-finite value; the typed value comes from the column.
+        return f"{column}::varchar"
+    return value_text_sql(field.column, source.json_value)
 
 
-def _fallback_value_sql(path: str, schema: dict[str, tuple[str, str]]) -> str | None:
+def _native_typed_sql(field: Field, source: _SourceColumn) -> str | None:
+    """SQL for the field's typed value straight from a column of that type, None when it must go through text."""
+    if field.column.kind == "timestamp" and source.duckdb_type in NATIVE_TIMESTAMP_TYPES:
+        # The session time zone is UTC, so both types become naive UTC, as their ISO text would.
+        return f"(case when isfinite({source.column}) then {source.column}::timestamp end)"
+    return None
+
+
+def _fallback_value_sql(path: str, columns: dict[str, _SourceColumn]) -> str | None:
     """SQL for the JSON value at a dotted fallback path (context.groupId), NULL when its column is absent."""
     top, _, rest = path.partition(".")
-    if top not in schema:
+    if top not in columns:
         return None
-    duckdb_type, column = schema[top]
-    value = parquet_json_value_sql(top, duckdb_type, column)
+    value = columns[top].json_value
     if not rest:
         return value
     pointer = "/" + "/".join(segment.replace("~", "~0").replace("/", "~1") for segment in rest.split("."))
@@ -62,19 +93,31 @@ def parquet_typed_sql(
 
     The output has the columns of typing_select_sql plus `__line` (row index + 1) and `__raw`.
     """
-    columns = {name: (duckdb_type, _source_column(i)) for i, (name, duckdb_type) in enumerate(schema)}
-    renamed = ", ".join(f"{quote_identifier(name)} as {column}" for name, (_, column) in columns.items())
+    columns: dict[str, _SourceColumn] = {}
+    json_columns = []
+    for i, (name, duckdb_type) in enumerate(schema):
+        value = parquet_json_value_sql(name, duckdb_type, _source_column(i))
+        if name in PARQUET_JSON_TEXT_FIELDS and duckdb_type == "VARCHAR":
+            json_columns.append(f"{value} as {_json_column(i)}")
+            value = _json_column(i)
+        columns[name] = _SourceColumn(duckdb_type, _source_column(i), value)
+    renamed = ", ".join(f"{quote_identifier(name)} as {source.column}" for name, source in columns.items())
+    parsed_json = "".join(f", {expression}" for expression in json_columns)
     source = (
-        f"(select file_row_number + 1 as __line, null::varchar as __malformed, {renamed} "
-        f"from read_parquet({path_parameter}, file_row_number = true))"
+        f"(select *{parsed_json} from (select file_row_number + 1 as __line, null::varchar as __malformed, {renamed} "
+        f"from read_parquet({path_parameter}, file_row_number = true)))"
     )
 
     texts = []
     presents = []
-    for field in fields:
+    typed = {}
+    for position, field in enumerate(fields):
         if field.path in columns:
-            duckdb_type, column = columns[field.path]
-            text = _field_text_sql(field, duckdb_type, column)
+            source_column = columns[field.path]
+            text = _field_text_sql(field, source_column)
+            native = _native_typed_sql(field, source_column)
+            if native is not None and not field.fallback_path:
+                typed[position] = native
             # A column the file has is present in every row, also where it is null, as in a JSON document.
             present = "true"
         else:
@@ -89,8 +132,8 @@ def parquet_typed_sql(
 
     known = tree[""]
     unknown_entries = [
-        f"{{'name': {sql_string(name)}, 'value': {parquet_json_value_sql(name, duckdb_type, column)}}}"
-        for name, (duckdb_type, column) in sorted(columns.items())
+        f"{{'name': {sql_string(name)}, 'value': {source.json_value}}}"
+        for name, source in sorted(columns.items())
         if name not in known
     ]
     if unknown_entries:
@@ -103,8 +146,8 @@ def parquet_typed_sql(
         "lambda e: {'k': e.name, 'v': e.value})))::varchar end"
     )
     row_json = ", ".join(
-        f"{quote_identifier(name)} := {parquet_json_value_sql(name, duckdb_type, column)}"
-        for name, (duckdb_type, column) in columns.items()
+        f"{quote_identifier(name)} := {source.json_value}"
+        for name, source in columns.items()
     )
     return typing_select_sql(
         fields,
@@ -116,4 +159,5 @@ def parquet_typed_sql(
         extra=extra,
         parsed="true",
         raw=f"to_json(struct_pack({row_json}))::varchar",
+        typed=typed,
     )

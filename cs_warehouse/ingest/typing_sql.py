@@ -10,7 +10,7 @@ Every value is first taken as text, so a CSV "42", a JSON 42 and a Parquet 42 ty
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cs_warehouse.contract import Column
@@ -268,6 +268,7 @@ def typing_select_sql(
     parsed: str,
     extra_reasons: Sequence[str] = (),
     raw: str | None = None,
+    typed: Mapping[int, str] | None = None,
 ) -> str:
     """Return a SELECT that types and validates every record of `source` from per-field SQL expressions.
 
@@ -278,15 +279,18 @@ def typing_select_sql(
     expression for rejected records only (NULL for loaded ones, which never need it).
     The output has the passthrough columns, `__parsed`, one column per field (typed, under the raw
     column name), `__present_<i>`, `__unknown_fields`, `__extra`, `__reason` (NULL when valid) and
-    `__raw` when asked for.
+    `__raw` when asked for. `typed` maps a field's index to SQL for its typed value over `source`, for a
+    column that already has the field's type (a Parquet timestamp); that field's text then only feeds
+    the reject reason.
     """
+    typed = typed or {}
     text_columns = [f"{text} as __text_{i}" for i, text in enumerate(texts)]
     present_columns = [f"{present} as __present_{i}" for i, present in enumerate(presents)]
     typed_columns = []
     reasons = []
     for i, field in enumerate(fields):
         name = quote_identifier(field.column.name)
-        typed_columns.append(f"{typed_value_sql(field.column, f'__text_{i}')} as {name}")
+        typed_columns.append(f"{typed.get(i) or typed_value_sql(field.column, f'__text_{i}')} as {name}")
         reasons.append(reason_sql(field, f"__text_{i}", name))
     reasons.extend(extra_reasons)
     present_names = ", ".join(f"__present_{i}" for i in range(len(fields)))
