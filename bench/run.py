@@ -451,6 +451,10 @@ def render_page(results: dict[str, dict]) -> str:
                 f"{result['events_format']}, one-day partition {result['new_day']} with "
                 f"{result['new_day_events']:,} events), measured {result['date']} at commit {result['git_commit']}"
             )
+            for step, record in result["steps"].items():
+                # A step kept from an earlier run of the same landing says when and at which commit it ran.
+                if record.get("git_commit", result["git_commit"]) != result["git_commit"]:
+                    lines.append(f"  - {step}: kept from {record['measured_at']} at commit {record['git_commit']}")
         lines += ["", "## Results", "", render_table(results), ""]
         notes = [
             f"- {size} {step}: {record['note']}"
