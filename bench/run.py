@@ -453,7 +453,7 @@ def render_page(results: dict[str, dict]) -> str:
             )
             for step, record in result["steps"].items():
                 # A step kept from an earlier run of the same landing says when and at which commit it ran.
-                if record.get("git_commit", result["git_commit"]) != result["git_commit"]:
+                if record.get("measured_at", result["date"]) < result["date"]:
                     lines.append(f"  - {step}: kept from {record['measured_at']} at commit {record['git_commit']}")
         lines += ["", "## Results", "", render_table(results), ""]
         notes = [
