@@ -452,7 +452,7 @@ def render_page(results: dict[str, dict]) -> str:
                 f"{result['new_day_events']:,} events), measured {result['date']} at commit {result['git_commit']}"
             )
             for step, record in result["steps"].items():
-                # A step kept from an earlier run of the same landing says when and at which commit it ran.
+                # A step kept from an earlier run of the same landing shows when and at which commit it ran.
                 if record.get("measured_at", result["date"]) < result["date"]:
                     lines.append(f"  - {step}: kept from {record['measured_at']} at commit {record['git_commit']}")
         lines += ["", "## Results", "", render_table(results), ""]

@@ -305,9 +305,9 @@ def test_merge_keeps_other_steps_of_same_landing(tmp_path: Path) -> None:
 
 
 def test_page_names_kept_steps(tmp_path: Path) -> None:
-    kept = {**_step(900.0), "measured_at": "2026-12-04T02:00:00+00:00", "git_commit": "old456"}
-    current = {**_step(600.0), "measured_at": "2026-12-05T01:00:00+00:00", "git_commit": "abc123"}
-    result = _result("100m", 100_000_000, {"full": kept, "core": current})
+    earlier_step = {**_step(900.0), "measured_at": "2026-12-04T02:00:00+00:00", "git_commit": "old456"}
+    this_run_step = {**_step(600.0), "measured_at": "2026-12-05T01:00:00+00:00", "git_commit": "abc123"}
+    result = _result("100m", 100_000_000, {"full": earlier_step, "core": this_run_step})
     (tmp_path / "100m.json").write_text(json.dumps(result))
 
     page = render_page(load_results(tmp_path))

@@ -47,6 +47,11 @@ class _SourceColumn:
     json_value: str
 
 
+def _is_native_timestamp(field: Field, source: _SourceColumn) -> bool:
+    """Return whether a timestamp field is stored as a Parquet timestamp, so it is typed without its text."""
+    return field.column.kind == "timestamp" and source.duckdb_type in NATIVE_TIMESTAMP_TYPES
+
+
 def _field_text_sql(field: Field, source: _SourceColumn) -> str:
     # A VARCHAR column of a non-JSON kind is its own text: this skips the to_json round trip for the
     # common case and gives the same value (to_json(x) ->> '$' is x).
@@ -55,15 +60,15 @@ def _field_text_sql(field: Field, source: _SourceColumn) -> str:
         if field.column.kind == "string":
             return f"(case when trim({column}) <> '' then {column} end)"
         return f"nullif(trim({column}), '')"
-    if field.column.kind == "timestamp" and source.duckdb_type in NATIVE_TIMESTAMP_TYPES:
-        # Only read for the reject reason of a non-finite value; the typed value comes from the column.
+    if _is_native_timestamp(field, source):
+        # The text only quotes a non-finite value in its reject reason. The typed value comes from the column.
         return f"{column}::varchar"
     return value_text_sql(field.column, source.json_value)
 
 
 def _native_typed_sql(field: Field, source: _SourceColumn) -> str | None:
     """SQL for the field's typed value straight from a column of that type, None when it must go through text."""
-    if field.column.kind == "timestamp" and source.duckdb_type in NATIVE_TIMESTAMP_TYPES:
+    if _is_native_timestamp(field, source):
         # The session time zone is UTC, so both types become naive UTC, as their ISO text would.
         return f"(case when isfinite({source.column}) then {source.column}::timestamp end)"
     return None
