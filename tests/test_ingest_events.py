@@ -377,3 +377,17 @@ def test_small_event_files_wait(con, tmp_path, monkeypatch, min_rows):
     counts = {f.path: (f.rows_loaded, f.duplicates_dropped) for f in report.files}
     assert counts == {"events/a.jsonl": (4, 1), "events/b.jsonl": (1, 1), "events/c.jsonl": (2, 0), "events/d.jsonl": (4, 1)}
     assert con.execute("select count(*) from duckdb_tables() where table_name = '__pending'").fetchone() == (0,)
+
+
+def test_corrupt_parquet_keeps_loaded_rows(con, tmp_path):
+    write_events(tmp_path / "events" / "a.jsonl", [event("m1")])
+    load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+    (tmp_path / "events" / "b.parquet").write_bytes(b"not a parquet file")
+
+    with pytest.raises(LandingError) as raised:
+        load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+
+    message = str(raised.value)
+    assert message.startswith("events/b.parquet: could not be read as Parquet")
+    assert "re-export the file (a complete Parquet file)" in message
+    assert con.execute("select message_id from raw.events").fetchall() == [("m1",)]

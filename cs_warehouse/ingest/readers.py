@@ -165,9 +165,10 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, entity: Entity, landing_file: Lan
 
 def raise_unreadable(landing_file: LandingFile, kind: str, error: duckdb.Error) -> None:
     first_line = str(error).strip().splitlines()[0]
+    expected = "a complete Parquet file" if kind == "Parquet" else "UTF-8 text, gzip when the name ends in .gz"
     raise LandingError(
         f"{landing_file.relative_path}: could not be read as {kind}: {first_line}. "
-        "Fix or re-export the file (UTF-8 text, gzip when the name ends in .gz)."
+        f"Fix or re-export the file ({expected})."
     ) from None
 
 
