@@ -391,3 +391,26 @@ def test_corrupt_parquet_keeps_loaded_rows(con, tmp_path):
     assert message.startswith("events/b.parquet: could not be read as Parquet")
     assert "re-export the file (a complete Parquet file)" in message
     assert con.execute("select message_id from raw.events").fetchall() == [("m1",)]
+
+
+def test_large_file_keeps_line_order(con, tmp_path):
+    """Winners of a multi-threaded scan are appended in line order, with the file's later copies dropped."""
+    rows, unique = 400_000, 390_000
+    con.execute("set threads = 4")
+    path = tmp_path / "events" / "big.parquet"
+    path.parent.mkdir(parents=True)
+    con.execute(
+        f"""
+        copy (
+            select 'm' || (i % {unique}) as "messageId", 'track' as "type", 'login' as "event", 'a1' as "groupId",
+                'u1' as "userId", '2024-03-01T10:00:00Z' as "timestamp", '2024-03-01T10:00:01Z' as "receivedAt"
+            from range({rows}) as t(i)
+        ) to '{path}' (format parquet, row_group_size 10000)
+        """
+    )
+
+    (file_report,) = load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT).files
+
+    assert (file_report.rows_loaded, file_report.duplicates_dropped) == (unique, rows - unique)
+    lines = [line for (line,) in con.execute("select _source_line from raw.events order by rowid").fetchall()]
+    assert lines == list(range(1, unique + 1))
