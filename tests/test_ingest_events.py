@@ -393,24 +393,31 @@ def test_corrupt_parquet_keeps_loaded_rows(con, tmp_path):
     assert con.execute("select message_id from raw.events").fetchall() == [("m1",)]
 
 
-def test_large_file_keeps_line_order(con, tmp_path):
-    """Winners of a multi-threaded scan are appended in line order, with the file's later copies dropped."""
+@pytest.mark.parametrize("min_rows", [0, 100_000, 10_000_000])
+def test_large_file_keeps_line_order(con, tmp_path, monkeypatch, min_rows):
+    """Winners of multi-threaded scans keep file and line order, whether they go straight in, after
+    waiting rows (one UNION ALL insert) or from the waiting table."""
+    import cs_warehouse.ingest.load as load_module
+
     rows, unique = 400_000, 390_000
     con.execute("set threads = 4")
-    path = tmp_path / "events" / "big.parquet"
-    path.parent.mkdir(parents=True)
+    write_events(tmp_path / "events" / "a.jsonl", [event(f"a{i}") for i in range(1_000)])
     con.execute(
         f"""
         copy (
             select 'm' || (i % {unique}) as "messageId", 'track' as "type", 'login' as "event", 'a1' as "groupId",
                 'u1' as "userId", '2024-03-01T10:00:00Z' as "timestamp", '2024-03-01T10:00:01Z' as "receivedAt"
             from range({rows}) as t(i)
-        ) to '{path}' (format parquet, row_group_size 10000)
+        ) to '{tmp_path / "events" / "b.parquet"}' (format parquet, row_group_size 10000)
         """
     )
+    monkeypatch.setattr(load_module, "EVENT_APPEND_MIN_ROWS", min_rows)
 
-    (file_report,) = load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT).files
+    reports = load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT).files
 
-    assert (file_report.rows_loaded, file_report.duplicates_dropped) == (unique, rows - unique)
-    lines = [line for (line,) in con.execute("select _source_line from raw.events order by rowid").fetchall()]
-    assert lines == list(range(1, unique + 1))
+    counts = {f.path: (f.rows_loaded, f.duplicates_dropped) for f in reports}
+    assert counts == {"events/a.jsonl": (1_000, 0), "events/b.parquet": (unique, rows - unique)}
+    loaded = con.execute("select _source_file, _source_line from raw.events order by rowid").fetchall()
+    expected = [("events/a.jsonl", line) for line in range(1, 1_001)]
+    expected += [("events/b.parquet", line) for line in range(1, unique + 1)]
+    assert loaded == expected
