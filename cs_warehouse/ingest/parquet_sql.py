@@ -64,9 +64,8 @@ def _field_text_sql(field: Field, source: _SourceColumn) -> str:
             return f"(case when trim({column}) <> '' then {column} end)"
         return f"nullif(trim({column}), '')"
     if _is_native_timestamp(field, source):
-        # The typed value comes from the column, so the text only feeds the reject reason, which quotes a
-        # non-finite value and passes any other. Only those are cast to text ('' stands for a valid one),
-        # which cut the typing of a 7.7 M-row file from 10.3 s to 8.8 s.
+        # The typed value comes from the column, and the text only feeds the reject reason, which quotes
+        # non-finite values. So only those are cast to text, and '' stands for a valid value.
         return f"(case when isfinite({column}) then '' else {column}::varchar end)"
     return value_text_sql(field.column, source.json_value)
 
