@@ -78,6 +78,24 @@ def test_json_lines_rejects_duplicates_and_extra(con, tmp_path):
     assert report.unknown_fields == {"channel": 1}
 
 
+def test_unknown_fields_of_a_record_that_repeats_a_key(con, tmp_path):
+    """Unknown fields come from a MAP of the record's keys; a record that repeats a key has none, so its
+    fields are read key by key. Both give the first value of a key and skip JSON nulls."""
+    repeated = json.dumps(event("m1"))[:-1] + ', "channel": "server", "channel": "web", "locale": null}'
+    write_events(
+        tmp_path / "events" / "2024-03-01.jsonl",
+        [repeated, event("m2", channel="server", plan={"tier": "pro"}), event("m3")],
+    )
+
+    report = load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)
+
+    extra = dict(con.execute("select message_id, _extra from raw.events").fetchall())
+    assert json.loads(extra["m1"]) == {"channel": "server"}
+    assert json.loads(extra["m2"]) == {"channel": "server", "plan": {"tier": "pro"}}
+    assert extra["m3"] is None
+    assert report.unknown_fields == {"channel": 2, "plan": 1}
+
+
 def test_json_lines_missing_field_fails(con, tmp_path):
     write_events(tmp_path / "events" / "2024-03-01.jsonl", [event("m1")])
     load_entity(con, EVENTS, tmp_path, loaded_at=LOADED_AT)

@@ -3,7 +3,7 @@
 The input is a relation with a JSON document per record (`__doc`, see readers.py), or for Parquet the
 file's own columns (see parquet_sql.py). The output has
 one typed column per contract column, `__extra` (JSON text of the fields the contract does not
-name), `__unknown_fields` (their dotted names and JSON pointers) and `__reason` (why the record is
+name), `__unknown_fields` (their dotted names and JSON values) and `__reason` (why the record is
 rejected, NULL when valid).
 Every value is first taken as text, so a CSV "42", a JSON 42 and a Parquet 42 type the same way.
 """
@@ -93,30 +93,53 @@ def known_tree(paths: Sequence[str]) -> dict[str, set[str]]:
     return {prefix: keys for prefix, keys in tree.items() if prefix not in leaves}
 
 
-def unknown_fields_sql(tree: dict[str, set[str]], doc: str = "__doc") -> str:
-    """Return a SQL list of {name, pointer} structs: the record's fields the contract does not read."""
+def _key_pointer(key: str) -> str:
+    """SQL for the JSON pointer of the object key held in the SQL expression `key`."""
+    return f"'/' || replace(replace({key}, '~', '~0'), '/', '~1')"
+
+
+def object_map_sql(obj: str) -> str:
+    """SQL for the JSON object `obj` as a MAP of key to JSON value, read in one parse.
+
+    NULL when `obj` is not an object, and also for an object that repeats a key.
+    """
+    return f"""json_transform({obj}, '"MAP(VARCHAR, JSON)"')"""
+
+
+def unknown_fields_sql(tree: dict[str, set[str]], objects: Mapping[str, str], maps: Mapping[str, str]) -> str:
+    """Return a SQL list of {name, value} structs: the record's fields the contract does not read.
+
+    For each known object path of `tree`, `objects` gives SQL for the JSON object found there and
+    `maps` a column with that object as a MAP (see object_map_sql). Fields whose value is JSON null
+    carry nothing (a Parquet column left empty), so they are skipped. An object that repeats a key has
+    no MAP; its fields are then read key by key, each from a new parse of the object.
+    """
     parts = []
     for prefix, keys in sorted(tree.items()):
-        pointer = json_pointer(prefix) if prefix else ""
-        name_prefix = f"{prefix}." if prefix else ""
+        obj, object_map = objects[prefix], maps[prefix]
+        name = f"{sql_string(prefix + '.' if prefix else '')} || k"
         known = "[" + ", ".join(sql_string(k) for k in sorted(keys)) + "]::varchar[]"
-        keys_sql = f"coalesce(json_keys({doc}, {sql_string(pointer or '$')}), [])"
-        # Fields whose value is JSON null carry nothing (a Parquet column left empty), so they are skipped.
-        key_pointer = f"{sql_string(pointer)} || '/' || replace(replace(k, '~', '~0'), '/', '~1')"
-        unknown_keys = f"list_filter({keys_sql}, lambda k: not list_contains({known}, k))"
+        from_map = (
+            f"list_transform(list_filter(map_entries({object_map}), lambda e: not list_contains({known}, e.key) "
+            f"and e.value is not null), lambda e: {{'name': {name.replace('|| k', '|| e.key')}, 'value': e.value}})"
+        )
+        key_by_key = (
+            f"list_transform(list_filter(json_keys({obj}), lambda k: not list_contains({known}, k) "
+            f"and json_type({obj}, {_key_pointer('k')}) <> 'NULL'), "
+            f"lambda k: {{'name': {name}, 'value': json_extract({obj}, {_key_pointer('k')})}})"
+        )
         parts.append(
-            f"list_transform(list_filter({unknown_keys}, lambda k: json_type({doc}, {key_pointer}) <> 'NULL'), "
-            f"lambda k: {{'name': {sql_string(name_prefix)} || k, "
-            f"'pointer': {key_pointer}}})"
+            f"(case when {object_map} is not null then {from_map} "
+            f"when json_type({obj}) = 'OBJECT' then {key_by_key} else [] end)"
         )
     return "list_sort(list_distinct(flatten([" + ", ".join(parts) + "])))"
 
 
-def extra_sql(unknown: str = "__unknown_fields", doc: str = "__doc") -> str:
+def extra_sql(unknown: str = "__unknown_fields") -> str:
     """Return SQL for `_extra`: a JSON object of the unknown fields and their values, NULL when none."""
     return (
         f"case when len({unknown}) > 0 then to_json(map_from_entries(list_transform({unknown}, "
-        f"lambda e: {{'k': e.name, 'v': json_extract({doc}, e.pointer)}})))::varchar end"
+        f"lambda e: {{'k': e.name, 'v': e.value}})))::varchar end"
     )
 
 
@@ -220,8 +243,6 @@ def typed_select_sql(
         pointers.append(json_pointer(field.path))
         if field.fallback_path:
             pointers.append(json_pointer(field.fallback_path))
-    pointer_list = "[" + ", ".join(sql_string(p) for p in pointers) + "]"
-
     texts = []
     presents = []
     position = 1
@@ -238,18 +259,34 @@ def typed_select_sql(
         texts.append(text)
         presents.append(present)
 
-    # json_extract with a list of pointers parses each document once for all fields.
+    # The objects that can hold unknown fields are read in the same pass: the record itself is __doc,
+    # every other object comes after the fields' values in __values.
+    prefixes = sorted(tree)
+    objects = {}
+    for prefix in prefixes:
+        if prefix:
+            pointers.append(json_pointer(prefix))
+            objects[prefix] = f"__values[{len(pointers)}]"
+        else:
+            objects[prefix] = "__doc"
+    pointer_list = "[" + ", ".join(sql_string(p) for p in pointers) + "]"
+    maps = {prefix: f"__object_map_{i}" for i, prefix in enumerate(prefixes)}
+
+    # json_extract with a list of pointers parses each document once for all fields and objects. Each
+    # object then takes one more parse, into a MAP that gives its unknown fields.
     extracted = (
         f"(select *, case when __doc is not null then json_extract(__doc, {pointer_list}) end as __values "
         f"from {source})"
     )
+    object_maps = ", ".join(f"{object_map_sql(objects[p])} as {maps[p]}" for p in prefixes)
+    with_maps = f"(select *, {object_maps} from {extracted})"
     return typing_select_sql(
         fields,
-        extracted,
+        with_maps,
         [*passthrough, "__doc"],
         texts,
         presents,
-        unknown=f"case when __doc is not null then {unknown_fields_sql(tree)} else [] end",
+        unknown=f"case when __doc is not null then {unknown_fields_sql(tree, objects, maps)} else [] end",
         extra=f"case when __doc is not null then {extra_sql()} end",
         parsed="__doc is not null",
         extra_reasons=extra_reasons,
