@@ -36,6 +36,10 @@ def _json_column(position: int) -> str:
     return f"__j{position}"
 
 
+def _json_type_column(position: int) -> str:
+    return f"__t{position}"
+
+
 @dataclass(frozen=True)
 class _SourceColumn:
     """One column of the Parquet file: its DuckDB type, its name in the query and its value as JSON."""
@@ -45,6 +49,8 @@ class _SourceColumn:
     # SQL for the value as it appears in the row's JSON document. For a JSON text field it is a column
     # that the source query computes once, so each row's text is parsed once.
     json_value: str
+    # For a JSON text field, the column with the JSON type of its text (NULL when the text is not JSON).
+    json_type: str | None = None
 
 
 def _is_native_timestamp(field: Field, source: _SourceColumn) -> bool:
@@ -53,6 +59,11 @@ def _is_native_timestamp(field: Field, source: _SourceColumn) -> bool:
     A field with a fallback path is typed from its text, because the fallback value is text.
     """
     return field.column.kind == "timestamp" and source.duckdb_type in NATIVE_TIMESTAMP_TYPES and not field.fallback_path
+
+
+def _is_json_text(field: Field, source: _SourceColumn) -> bool:
+    """Return whether a json field is read from a JSON text column, whose JSON type the source query has."""
+    return field.column.kind == "json" and source.json_type is not None and not field.fallback_path
 
 
 def _field_text_sql(field: Field, source: _SourceColumn) -> str:
@@ -67,14 +78,30 @@ def _field_text_sql(field: Field, source: _SourceColumn) -> str:
         # The typed value comes from the column, and the text only feeds the reject reason, which quotes
         # non-finite values. So only those are cast to text, and '' stands for a valid value.
         return f"(case when isfinite({column}) then '' else {column}::varchar end)"
+    if _is_json_text(field, source):
+        # value_text_sql over the JSON value, with the type the source query found: text that is not
+        # JSON is a JSON string of itself, so its text is the column's.
+        kind, value = source.json_type, source.json_value
+        return (
+            f"(case when {kind} is null then {column} when {kind} = 'VARCHAR' then {value} ->> '$' "
+            f"when {kind} <> 'NULL' then {value}::varchar end)"
+        )
     return value_text_sql(field.column, source.json_value)
 
 
-def _native_typed_sql(field: Field, source: _SourceColumn) -> str | None:
+def _native_typed_sql(field: Field, source: _SourceColumn, position: int) -> str | None:
     """SQL for the field's typed value straight from a column of that type, None when it must go through text."""
     if _is_native_timestamp(field, source):
         # The session time zone is UTC, so both types become naive UTC, as their ISO text would.
         return f"(case when isfinite({source.column}) then {source.column}::timestamp end)"
+    if _is_json_text(field, source):
+        # typed_value_sql would parse the text again. An object or array is valid as it is; only a JSON
+        # string can hold an object or array in its turn.
+        kind, text = source.json_type, f"__text_{position}"
+        return (
+            f"(case when {kind} in ('OBJECT', 'ARRAY') then {text} when {kind} = 'VARCHAR' "
+            f"and try(json_type({text})) in ('OBJECT', 'ARRAY') then {text} end)"
+        )
     return None
 
 
@@ -103,18 +130,24 @@ def parquet_typed_sql(
     The output has the columns of typing_select_sql plus `__line` (row index + 1) and `__raw`.
     """
     columns: dict[str, _SourceColumn] = {}
+    json_types = []
     json_columns = []
     for i, (name, duckdb_type) in enumerate(schema):
-        value = parquet_json_value_sql(name, duckdb_type, _source_column(i))
+        column = _source_column(i)
         if name in PARQUET_JSON_TEXT_FIELDS and duckdb_type == "VARCHAR":
-            json_columns.append(f"{value} as {_json_column(i)}")
-            value = _json_column(i)
-        columns[name] = _SourceColumn(duckdb_type, _source_column(i), value)
+            # One parse for the type, one for the JSON value (as parquet_json_value_sql gives it).
+            kind = _json_type_column(i)
+            json_types.append(f"try(json_type({column})) as {kind}")
+            json_columns.append(f"case when {kind} is not null then json({column}) else to_json({column}) end as {_json_column(i)}")
+            columns[name] = _SourceColumn(duckdb_type, column, _json_column(i), kind)
+        else:
+            columns[name] = _SourceColumn(duckdb_type, column, parquet_json_value_sql(name, duckdb_type, column))
     renamed = ", ".join(f"{quote_identifier(name)} as {source.column}" for name, source in columns.items())
+    typed_json = "".join(f", {expression}" for expression in json_types)
     parsed_json = "".join(f", {expression}" for expression in json_columns)
     source = (
-        f"(select *{parsed_json} from (select file_row_number + 1 as __line, null::varchar as __malformed, {renamed} "
-        f"from read_parquet({path_parameter}, file_row_number = true)))"
+        f"(select *{parsed_json} from (select *{typed_json} from (select file_row_number + 1 as __line, "
+        f"null::varchar as __malformed, {renamed} from read_parquet({path_parameter}, file_row_number = true))))"
     )
 
     texts = []
@@ -124,7 +157,7 @@ def parquet_typed_sql(
         if field.path in columns:
             source_column = columns[field.path]
             text = _field_text_sql(field, source_column)
-            native = _native_typed_sql(field, source_column)
+            native = _native_typed_sql(field, source_column, position)
             if native is not None:
                 typed[position] = native
             # A column the file has is present in every row, also where it is null, as in a JSON document.
