@@ -2,8 +2,9 @@
 
 Three @dbt_assets definitions split the dbt graph. `dbt_event_models` (`tag:event_window`: the
 incremental model that aggregates event rows) is partitioned by day like raw.events: a run passes its
-partition range to dbt as the vars event_window_start and event_window_end, and a run without a
-partition rebuilds it with --full-refresh. The view stg_product__events stays unpartitioned, in
+partition range to dbt in the environment variables CSW_EVENT_WINDOW_START and CSW_EVENT_WINDOW_END
+(see dbt_project/macros/event_window.sql), and a run without a partition rebuilds it with
+--full-refresh. The view stg_product__events stays unpartitioned, in
 `dbt_core_models`: Dagster cannot run a partitioned asset whose upstream asset is partitioned too in
 a run without a partition (it looks up the upstream's partition to version the input), and the
 default `csw run` is such a run. Dagster splits `dbt_core_models` into one step before the event
@@ -54,6 +55,10 @@ SCORE_MODELS_SELECTION = "source:ml+"
 # and one outside the run (a subset such as the core_marts job) fails on a missing table.
 INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
 INDIRECT_SELECTION = "buildable"
+# The event window of a partitioned run, read by dbt_project/macros/event_window.sql when the vars
+# event_window_start and event_window_end are empty.
+EVENT_WINDOW_START_ENV = "CSW_EVENT_WINDOW_START"
+EVENT_WINDOW_END_ENV = "CSW_EVENT_WINDOW_END"
 EVENT_MODELS_SELECTION = "tag:event_window"
 # Files whose change makes target/manifest.json stale.
 DBT_SOURCE_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analyses")
@@ -104,21 +109,20 @@ def parse_inputs(settings: Settings) -> str:
     memory limit that profiles.yml reads from the environment) differ from those of its saved parse.
     """
     profile = {WAREHOUSE_ENV: str(settings.warehouse), DUCKDB_MEMORY_LIMIT_ENV: settings.duckdb_memory_limit}
-    return json.dumps({"vars": dbt_vars(settings, DayWindow()), "profile": profile})
+    return json.dumps({"vars": dbt_vars(settings), "profile": profile})
 
 
 def prepare_manifest(project: DbtProject) -> None:
     """Run `dbt parse` when the manifest is missing, stale, or parsed for other vars or another warehouse.
 
-    The parse gets the vars of a run without an event window and the environment of this process, so
-    that the run's dbt invocations reuse its partial_parse.msgpack instead of each parsing the project
-    again. Only the event models of a partitioned run, whose vars carry the window, parse again.
+    The parse gets the vars every run passes and the environment of this process, so that the run's
+    dbt invocations reuse its partial_parse.msgpack instead of each parsing the project again.
     """
     settings = load_settings()
     inputs = parse_inputs(settings)
     if is_manifest_stale(project, inputs):
         parser = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
-        parse_vars = json.dumps(dbt_vars(settings, DayWindow()))
+        parse_vars = json.dumps(dbt_vars(settings))
         environment = {WAREHOUSE_ENV: str(settings.warehouse), DUCKDB_MEMORY_LIMIT_ENV: settings.duckdb_memory_limit}
         with temporary_environment(environment):
             parser.cli(["parse", "--quiet", "--vars", parse_vars], target_path=project.target_path).wait()
@@ -156,28 +160,34 @@ class CsWarehouseDbtTranslator(DagsterDbtTranslator):
         return group_for_dbt_resource(dbt_resource_props)
 
 
-def dbt_vars(settings: Settings, window: DayWindow) -> dict[str, str]:
-    """Return the dbt vars of a run: the reporting settings and the event window (empty for an open side)."""
+def dbt_vars(settings: Settings) -> dict[str, str]:
+    """Return the dbt vars of every run: the reporting settings.
+
+    They are the vars of the manifest's parse, so dbt reuses that parse. The event window, which
+    changes from run to run, goes by the environment instead (event_window_environment).
+    """
+    return {"reporting_currency": settings.reporting_currency, "reporting_timezone": settings.reporting_timezone}
+
+
+def event_window_environment(window: DayWindow) -> dict[str, str]:
+    """Return the environment variables that give dbt the event window (empty for an open side)."""
     return {
-        "reporting_currency": settings.reporting_currency,
-        "reporting_timezone": settings.reporting_timezone,
-        "event_window_start": window.start.isoformat() if window.start else "",
-        "event_window_end": window.end.isoformat() if window.end else "",
+        EVENT_WINDOW_START_ENV: window.start.isoformat() if window.start else "",
+        EVENT_WINDOW_END_ENV: window.end.isoformat() if window.end else "",
     }
 
 
-def dbt_build_args(settings: Settings, window: DayWindow, full_refresh: bool = False) -> list[str]:
-    """Return the `dbt build` arguments that pass the reporting settings and the event window as dbt vars.
+def dbt_build_args(settings: Settings, full_refresh: bool = False) -> list[str]:
+    """Return the `dbt build` arguments that pass the reporting settings as dbt vars.
 
-    Only the event models get a window: the other invocations pass the vars of the manifest's parse, so
-    dbt reuses that parse instead of parsing the project again. Unit tests are left out: they check the
-    models' SQL on fixed rows, not the data, so they run with the test suite (tests/test_dbt_project.py
-    builds every model and unit test) rather than in every pipeline run.
+    Unit tests are left out: they check the models' SQL on fixed rows, not the data, so they run with
+    the test suite (tests/test_dbt_project.py builds every model and unit test) rather than in every
+    pipeline run.
     """
     return [
         "build",
         "--vars",
-        json.dumps(dbt_vars(settings, window)),
+        json.dumps(dbt_vars(settings)),
         "--exclude-resource-type",
         "unit_test",
         *(["--full-refresh"] if full_refresh else []),
@@ -218,8 +228,9 @@ def run_dbt_build(
         settings.reporting_timezone,
         "every event" if window.is_open else window.describe().removeprefix("files dated "),
     )
-    args = dbt_build_args(settings, window, full_refresh=full_refresh)
-    yield from dbt.cli(args, context=context).stream()
+    args = dbt_build_args(settings, full_refresh=full_refresh)
+    with temporary_environment(event_window_environment(window)):
+        yield from dbt.cli(args, context=context).stream()
 
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR)
