@@ -1,28 +1,59 @@
-{#- Spans of a trailing distinct count. `relation` has one row per account_id, `key_column` value and
-    `date_column` on which the key was seen (the caller makes the rows distinct). A key counts on day
-    d when it was seen in the window of days ending on d. Each sighting opens a span that ends when
-    the window has passed or at the next sighting of the key, whichever is first, so the spans of one
-    key never overlap and summing their +1/-1 changes up to a day gives the distinct count of that
-    day. The spans hold the next sighting, so one pass serves windows of any length
-    (cs_span_end_date). -#}
-{% macro cs_sighting_spans(relation, key_column, date_column) -%}
+{#- Changes of a trailing distinct count. `relation` has one row per account_id, `key_column` value and
+    `date_column` on which the key was seen (the caller makes the rows distinct). A key counts on day d
+    when it was seen in the `window_days` days ending on d, so each key counts over the union of the
+    intervals [sighting, sighting + window_days). Summed up to a day, the +1/-1 changes this returns
+    (account_id, change_date and one column per window of `windows`) give the distinct count of that
+    day. Only the edges of the union change the count: +1 on a sighting with no other sighting in the
+    window before it, -1 window_days after a sighting with none in the window after it. A key seen
+    every day then gives two changes instead of one per day, so far fewer rows reach the group-by that
+    sums them. -#}
+{% macro cs_trailing_distinct_changes(relation, key_column, date_column, windows) -%}
+    {%- set names = windows.keys() | list -%}
     select
         account_id,
-        {{ date_column }} as span_start_date,
-        lead({{ date_column }}) over (
-            partition by account_id, {{ key_column }} order by {{ date_column }}
-        ) as next_sighted_date
-    from {{ relation }}
-{%- endmacro %}
-
-{#- Day on which a span of cs_sighting_spans stops counting for a window of `window_days` days. -#}
-{% macro cs_span_end_date(window_days) -%}
-    cast(
-        case
-            when next_sighted_date is not null
-                and next_sighted_date < {{ dbt.dateadd('day', window_days, 'span_start_date') }}
-                then next_sighted_date
-            else {{ dbt.dateadd('day', window_days, 'span_start_date') }}
-        end as date
-    )
+        change.change_date,
+        {%- for name in names %}
+        change.{{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            account_id,
+            unnest([
+                {
+                    'change_date': sighted_date,
+                    {%- for name in names %}
+                    '{{ name }}': case
+                        when previous_sighted_date is null
+                            or previous_sighted_date <= {{ dbt.dateadd('day', -windows[name], 'sighted_date') }}
+                            then 1
+                        else 0
+                    end{{ ',' if not loop.last }}
+                    {%- endfor %}
+                },
+                {%- for name in names %}
+                {%- set window_end = dbt.dateadd('day', windows[name], 'sighted_date') %}
+                {
+                    'change_date': cast({{ window_end }} as date),
+                    {%- for other in names %}
+                    '{{ other }}': {% if other == name -%}
+                        case when next_sighted_date is null or next_sighted_date >= {{ window_end }} then -1 else 0 end
+                    {%- else %}0{% endif %}{{ ',' if not loop.last }}
+                    {%- endfor %}
+                }{{ ',' if not loop.last }}
+                {%- endfor %}
+            ]) as change
+        from (
+            select
+                account_id,
+                {{ date_column }} as sighted_date,
+                lag({{ date_column }}) over sightings as previous_sighted_date,
+                lead({{ date_column }}) over sightings as next_sighted_date
+            from {{ relation }}
+            window sightings as (partition by account_id, {{ key_column }} order by {{ date_column }})
+        ) as sightings
+    ) as edges
+    where
+        {%- for name in names %}
+        change.{{ name }} <> 0{{ ' or' if not loop.last }}
+        {%- endfor %}
 {%- endmacro %}

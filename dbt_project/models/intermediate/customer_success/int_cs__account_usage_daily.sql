@@ -1,8 +1,8 @@
 -- Product usage of each account on each day of its spine, with the trailing windows the health score,
 -- the risk signals and the engagement mart read, from the daily event counts per user and event name.
 -- A session is a user's run of events with no gap of more than 30 minutes; it counts on the day it
--- starts. Distinct users and features over a trailing window come from the +1/-1 changes of the
--- spans of cs_sighting_spans, summed up to each day.
+-- starts. Distinct users and features over a trailing window come from the +1/-1 changes of
+-- cs_trailing_distinct_changes, summed up to each day.
 with
 
 spine as (
@@ -48,55 +48,29 @@ daily_events as (
     group by account_id, event_date
 ),
 
-user_spans as (
-    {{ cs_sighting_spans('user_days', 'user_id', 'event_date') }}
-),
-
-feature_spans as (
-    {{ cs_sighting_spans('feature_days', 'feature_name', 'event_date') }}
-),
-
--- +1 on the day a span starts and -1 on the day it stops counting, one column per trailing count.
+-- +1 on the days a key starts counting and -1 on the days it stops, one column per trailing count.
 all_changes as (
     select
         account_id,
-        span_start_date as change_date,
-        1 as users_28d_change,
-        1 as users_30d_change,
+        change_date,
+        users_28d_change,
+        users_30d_change,
         0 as features_30d_change
-    from user_spans
+    from (
+        {{ cs_trailing_distinct_changes(
+            'user_days', 'user_id', 'event_date', {'users_28d_change': 28, 'users_30d_change': 30}
+        ) }}
+    ) as user_changes
     union all
     select
         account_id,
-        {{ cs_span_end_date(28) }} as change_date,
-        -1 as users_28d_change,
-        0 as users_30d_change,
-        0 as features_30d_change
-    from user_spans
-    union all
-    select
-        account_id,
-        {{ cs_span_end_date(30) }} as change_date,
-        0 as users_28d_change,
-        -1 as users_30d_change,
-        0 as features_30d_change
-    from user_spans
-    union all
-    select
-        account_id,
-        span_start_date as change_date,
+        change_date,
         0 as users_28d_change,
         0 as users_30d_change,
-        1 as features_30d_change
-    from feature_spans
-    union all
-    select
-        account_id,
-        {{ cs_span_end_date(30) }} as change_date,
-        0 as users_28d_change,
-        0 as users_30d_change,
-        -1 as features_30d_change
-    from feature_spans
+        features_30d_change
+    from (
+        {{ cs_trailing_distinct_changes('feature_days', 'feature_name', 'event_date', {'features_30d_change': 30}) }}
+    ) as feature_changes
 ),
 
 daily_changes as (
