@@ -136,6 +136,25 @@ def test_invoices_unknown_fields_kept_in_extra(con, tmp_path):
     assert report.unknown_fields["billing_invoice_lines: coupon"] == 1
 
 
+def test_dotted_key_same_as_nested_field(con, tmp_path):
+    """A key with dots that spells a nested unknown field: the same value loads once, another rejects."""
+    same = invoice("in_1", **{"status_transitions.finalized_at": JAN_1_2024})
+    different = invoice("in_2", **{"status_transitions.finalized_at": 5})
+    write_lines(tmp_path / "billing" / "invoices.jsonl.gz", [json.dumps(same), json.dumps(different)])
+
+    load_entity(con, BILLING_INVOICES, tmp_path, loaded_at=LOADED_AT)
+
+    (extra,) = con.execute("select _extra from raw.billing_invoices where invoice_id = 'in_1'").fetchone()
+    assert json.loads(extra)["status_transitions.finalized_at"] == JAN_1_2024
+    assert con.execute("select count(*) from raw.billing_invoices where invoice_id = 'in_2'").fetchone() == (0,)
+    (line, reason) = con.execute("select _source_line, reason from raw_rejects.billing_invoices").fetchone()
+    assert line == 2
+    assert reason == (
+        "unknown field status_transitions.finalized_at is given twice with different values, by a key with "
+        "dots in its name and by nested objects; rename the key in the export"
+    )
+
+
 def test_field_absent_from_every_record_fails(con, tmp_path):
     write_lines(tmp_path / "billing" / "invoices.jsonl.gz", invoice_lines())
     load_entity(con, BILLING_INVOICES, tmp_path, loaded_at=LOADED_AT)

@@ -135,6 +135,25 @@ def unknown_fields_sql(tree: dict[str, set[str]], objects: Mapping[str, str], ma
     return "list_sort(list_distinct(flatten([" + ", ".join(parts) + "])))"
 
 
+def repeated_unknown_name_sql(unknown: str = "__unknown_fields") -> str:
+    """SQL for the first name that two entries of the sorted, distinct unknown-field list share, else NULL.
+
+    A key with dots in it can spell the name of a nested field ("a.b" beside {"a": {"b": ...}}). With
+    different values the two cannot both go into `_extra`, whose keys are the names.
+    """
+    names = f"list_transform({unknown}, lambda e: e.name)"
+    return f"list_filter({names}, lambda name, i: i > 1 and name = {unknown}[i - 1].name)[1]"
+
+
+def repeated_unknown_reason_sql(unknown: str = "__unknown_fields") -> str:
+    """SQL for the reject reason of a record whose unknown fields repeat a name, NULL when none does."""
+    name = repeated_unknown_name_sql(unknown)
+    return (
+        f"case when {name} is not null then 'unknown field ' || {name} || ' is given twice with different "
+        "values, by a key with dots in its name and by nested objects; rename the key in the export' end"
+    )
+
+
 def extra_sql(unknown: str = "__unknown_fields") -> str:
     """Return SQL for `_extra`: a JSON object of the unknown fields and their values, NULL when none."""
     return (
@@ -287,9 +306,10 @@ def typed_select_sql(
         texts,
         presents,
         unknown=f"case when __doc is not null then {unknown_fields_sql(tree, objects, maps)} else [] end",
-        extra=f"case when __doc is not null then {extra_sql()} end",
+        # A record whose unknown fields repeat a name is rejected, so it needs no _extra.
+        extra=f"case when __doc is not null and {repeated_unknown_name_sql()} is null then {extra_sql()} end",
         parsed="__doc is not null",
-        extra_reasons=extra_reasons,
+        extra_reasons=[*extra_reasons, repeated_unknown_reason_sql()],
     )
 
 
