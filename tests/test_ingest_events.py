@@ -78,9 +78,9 @@ def test_json_lines_rejects_duplicates_and_extra(con, tmp_path):
     assert report.unknown_fields == {"channel": 1}
 
 
-def test_unknown_fields_of_a_record_that_repeats_a_key(con, tmp_path):
-    """Unknown fields come from a MAP of the record's keys; a record that repeats a key has none, so its
-    fields are read key by key. Both give the first value of a key and skip JSON nulls."""
+def test_unknown_fields_repeated_key(con, tmp_path):
+    """Unknown fields come from a MAP of the record's keys. A record that repeats a key has no MAP, so its
+    fields are read key by key. Both ways give the first value of a key and skip JSON nulls."""
     repeated = json.dumps(event("m1"))[:-1] + ', "channel": "server", "channel": "web", "locale": null}'
     write_events(
         tmp_path / "events" / "2024-03-01.jsonl",

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cs_warehouse.ingest.typing_sql import Field, value_text_sql, quote_identifier, sql_string, typing_select_sql
+from cs_warehouse.ingest.typing_sql import (
+    Field,
+    extra_sql,
+    quote_identifier,
+    sql_string,
+    typing_select_sql,
+    value_text_sql,
+)
 
 # Top-level event fields that Parquet files carry as JSON text. They are parsed back into JSON values,
 # as if the row were a JSON Lines record with those fields as objects.
@@ -183,10 +190,6 @@ def parquet_typed_sql(
         unknown = f"list_filter([{', '.join(unknown_entries)}], lambda e: e.value is not null)"
     else:
         unknown = "[]::struct(name varchar, value json)[]"
-    extra = (
-        "case when len(__unknown_fields) > 0 then to_json(map_from_entries(list_transform(__unknown_fields, "
-        "lambda e: {'k': e.name, 'v': e.value})))::varchar end"
-    )
     row_json = ", ".join(
         f"{quote_identifier(name)} := {source.json_value}"
         for name, source in columns.items()
@@ -198,7 +201,7 @@ def parquet_typed_sql(
         texts,
         presents,
         unknown=unknown,
-        extra=extra,
+        extra=extra_sql(),
         parsed="true",
         raw=f"to_json(struct_pack({row_json}))::varchar",
         typed=typed,

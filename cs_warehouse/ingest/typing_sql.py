@@ -117,16 +117,16 @@ def unknown_fields_sql(tree: dict[str, set[str]], objects: Mapping[str, str], ma
     parts = []
     for prefix, keys in sorted(tree.items()):
         obj, object_map = objects[prefix], maps[prefix]
-        name = f"{sql_string(prefix + '.' if prefix else '')} || k"
+        name_prefix = sql_string(f"{prefix}." if prefix else "")
         known = "[" + ", ".join(sql_string(k) for k in sorted(keys)) + "]::varchar[]"
         from_map = (
             f"list_transform(list_filter(map_entries({object_map}), lambda e: not list_contains({known}, e.key) "
-            f"and e.value is not null), lambda e: {{'name': {name.replace('|| k', '|| e.key')}, 'value': e.value}})"
+            f"and e.value is not null), lambda e: {{'name': {name_prefix} || e.key, 'value': e.value}})"
         )
         key_by_key = (
             f"list_transform(list_filter(json_keys({obj}), lambda k: not list_contains({known}, k) "
             f"and json_type({obj}, {_key_pointer('k')}) <> 'NULL'), "
-            f"lambda k: {{'name': {name}, 'value': json_extract({obj}, {_key_pointer('k')})}})"
+            f"lambda k: {{'name': {name_prefix} || k, 'value': json_extract({obj}, {_key_pointer('k')})}})"
         )
         parts.append(
             f"(case when {object_map} is not null then {from_map} "
