@@ -50,6 +50,8 @@ class SuiteOutcome:
     row_count: int  # rows validated: the table's, or the scope's
     outcomes: list[ExpectationOutcome]
     scope: str = "whole table"  # which rows were validated: data_quality.scope.RowScope.describe()
+    # Run whose validation this outcome reuses, because suite and tables were unchanged; None when evaluated.
+    reused_from: str | None = None
 
     def failures(self, severity: str) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success and o.severity == severity]

@@ -124,6 +124,8 @@ class Suite:
     # Boolean columns computed in DuckDB next to the table's own (name -> SQL expression), so a
     # rule across tables becomes a one-column expectation on both engines.
     derived_columns: dict[str, str] = field(default_factory=dict)
+    # Other tables the derived columns read (schema-qualified), whose changes change the result.
+    reads: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -238,6 +240,7 @@ def _add_reference_expectations(suite: Suite, con: duckdb.DuckDBPyConnection, ta
                 f"{column} is null or {column} in "
                 f'(select {parent} from {RAW_SCHEMA}."{reference.parent_table}")'
             )
+            suite.reads = tuple(dict.fromkeys((*suite.reads, f"{RAW_SCHEMA}.{reference.parent_table}")))
         suite.index_columns = tuple(dict.fromkeys((*suite.index_columns, reference.column)))
         add(
             suite,

@@ -1,4 +1,5 @@
-"""Quality checks in real Dagster runs: error-severity failures block downstream assets, warnings do not."""
+"""Quality checks in real Dagster runs: error-severity failures block downstream assets, warnings do not,
+and a check whose suite and tables are unchanged reuses the result of the run that validated them."""
 
 import json
 
@@ -54,9 +55,9 @@ def feature_snapshot() -> None:
     """Stand-in for the ML feature snapshot further downstream."""
 
 
-def run_pipeline(account_rows: list[str]) -> dg.ExecuteInProcessResult:
+def run_pipeline(account_rows: list[str], csm_rows: list[str] = CSM_ROWS) -> dg.ExecuteInProcessResult:
     assets = [
-        raw_asset("crm_csms", CSM_ROWS),
+        raw_asset("crm_csms", csm_rows),
         raw_asset("crm_accounts", account_rows),
         raw_asset("billing_customers", CUSTOMER_ROWS),
         staged_accounts,
@@ -129,3 +130,62 @@ def test_clean_run_passes_all_checks(warehouse):
     assert result.success
     failed = [(e.asset_key, e.check_name) for e in result.get_asset_check_evaluations() if not e.passed]
     assert failed == []
+
+
+def stored_results(warehouse, run_id: str, suite: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse)) as con:
+        return con.execute(
+            f"select expectation_type, column_name, kwargs, severity, success, observed_value, unexpected_count, "
+            f"failing_sample from {RESULTS_TABLE} where run_id = ? and suite = ? order by rowid",
+            [run_id, suite],
+        ).fetchall()
+
+
+def test_unchanged_tables_reuse_the_earlier_result(warehouse):
+    duplicate = f"('a2', 'Beta again', 'retail', 9, 'FR', 'c1', timestamp '2024-03-02', {LOAD})"
+    first = run_pipeline([*GOOD_ACCOUNTS, duplicate])
+    # The raw assets delete and insert the same rows again: the content is the same.
+    second = run_pipeline([*GOOD_ACCOUNTS, duplicate])
+
+    # billing_customers refers to raw.crm_accounts, so its check is blocked in both runs.
+    for table in ("crm_csms", "crm_accounts"):
+        for check_name in (ERRORS_CHECK, WARNINGS_CHECK):
+            assert "reused_validation_of_run" not in evaluation(first, table, check_name).metadata
+            reused = evaluation(second, table, check_name)
+            assert reused.metadata["reused_validation_of_run"].value == first.run_id, (table, check_name)
+            assert reused.passed == evaluation(first, table, check_name).passed
+    # The reused failure still blocks downstream and names the same rows.
+    errors = evaluation(second, "crm_accounts", ERRORS_CHECK)
+    assert not errors.passed
+    assert [row["account_id"] for row in errors.metadata["failures"].value[0]["sample"]] == ["a2", "a2"]
+    assert DOWNSTREAM_KEYS[0] not in materialized(second)
+    # The second run has its own rows in the results table, with the first run's values.
+    assert stored_results(warehouse, second.run_id, "raw.crm_accounts") == stored_results(
+        warehouse, first.run_id, "raw.crm_accounts"
+    )
+    assert len(stored_results(warehouse, second.run_id, "raw.crm_accounts")) == 26
+
+
+def test_changed_value_is_validated_again(warehouse):
+    first = run_pipeline(GOOD_ACCOUNTS)
+    # Same row count and the same _loaded_at: only one value differs.
+    duplicate_name = GOOD_ACCOUNTS[1].replace("'a2', 'Beta'", "'a1', 'Beta'")
+    second = run_pipeline([GOOD_ACCOUNTS[0], duplicate_name])
+
+    assert evaluation(first, "crm_accounts", ERRORS_CHECK).passed
+    errors = evaluation(second, "crm_accounts", ERRORS_CHECK)
+    assert "reused_validation_of_run" not in errors.metadata
+    assert not errors.passed
+    assert evaluation(second, "crm_csms", ERRORS_CHECK).metadata["reused_validation_of_run"].value == first.run_id
+
+
+def test_change_in_a_referenced_table_is_validated_again(warehouse):
+    orphan_owner = f"('a3', 'Gamma', 'saas', 3, 'IT', 'c404', timestamp '2024-04-01', {LOAD})"
+    first = run_pipeline([*GOOD_ACCOUNTS, orphan_owner])
+    # raw.crm_accounts is unchanged; the CSM it referred to now exists in raw.crm_csms.
+    second = run_pipeline([*GOOD_ACCOUNTS, orphan_owner], [*CSM_ROWS, f"('c404', 'Bo', 'west', {LOAD})"])
+
+    assert not evaluation(first, "crm_accounts", WARNINGS_CHECK).passed
+    warnings = evaluation(second, "crm_accounts", WARNINGS_CHECK)
+    assert "reused_validation_of_run" not in warnings.metadata
+    assert warnings.passed

@@ -8,6 +8,10 @@ of an asset come from one validation, so each table is read once per run.
 raw.events grows by a day's files per partitioned run, so in a run over partitions its checks
 validate only the rows loaded in that run, and pass without validating anything when the run
 loaded none. A run without partitions (the default `csw run`) validates the whole table.
+
+The checks of every other table reuse the result of an earlier run when neither the suite nor the
+content of a table it reads has changed since (data_quality.reuse), so a daily run does not validate
+the CRM and billing tables again when their files are unchanged.
 """
 
 import datetime as dt
@@ -61,6 +65,8 @@ def check_result(
     }
     if partitions is not None:
         metadata["partitions"] = partitions
+    if outcome.reused_from is not None:
+        metadata["reused_validation_of_run"] = outcome.reused_from
     if failures:
         metadata["failed_expectations"] = dg.MetadataValue.md(
             "\n".join(f"- {describe(o)}; sample: `{o.sample}`" for o in failures)
@@ -88,6 +94,8 @@ def check_result(
     if not outcome.outcomes:
         description = f"nothing validated: this run loaded no rows into {outcome.table}"
         metadata["nothing_validated"] = description
+    elif outcome.reused_from is not None:
+        description += f" (result of run {outcome.reused_from}: suite and tables unchanged since)"
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=check_name,
@@ -159,10 +167,15 @@ def quality_check(
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         scope = validation_scope(context, incremental)
         with warehouse.get_connection() as con:
-            outcome = run_suite_on(con, load_settings().data_docs, build_suite, context.run.run_id, scope=scope)
+            outcome = run_suite_on(
+                con, load_settings().data_docs, build_suite, context.run.run_id, scope=scope, reuse=not incremental
+            )
+        how = f"{outcome.engine} engine"
+        if outcome.reused_from is not None:
+            how += f", result of run {outcome.reused_from} reused: suite and tables unchanged"
         context.log.info(
-            f"validated {outcome.table} ({outcome.scope}): {outcome.row_count} rows with the {outcome.engine} "
-            f"engine, {len(outcome.failures('error'))} errors and {len(outcome.failures('warning'))} warnings"
+            f"validated {outcome.table} ({outcome.scope}): {outcome.row_count} rows ({how}), "
+            f"{len(outcome.failures('error'))} errors and {len(outcome.failures('warning'))} warnings"
         )
         partitions = partitions_of_run(context.run.tags)
         for check_name in (ERRORS_CHECK, WARNINGS_CHECK):

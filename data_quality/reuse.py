@@ -1,0 +1,146 @@
+"""Reuse of a whole-table validation when nothing it read has changed since it ran.
+
+A daily run loads new event files and usually leaves the CRM and billing tables as they were.
+Validating those tables again gives the same result, at about a second each. So each whole-table
+validation records a fingerprint, a SHA-256 of the suite and of the content of every table it reads.
+The suite part is each expectation's type, arguments, severity and meta, plus the derived and index
+columns. The tables are the validated one and those its references read. A table's content is its
+column names and types, its row count and the sum of a 64-bit hash of each row, so any insert,
+delete or update changes it, whoever made it (barring a collision of the hash sums).
+
+When a later validation of the same suite finds the same fingerprint, it takes the stored outcome
+of that validation instead of evaluating the suite: the same expectations on the same rows give the
+same results. The check's metadata names the run whose validation it reused. Deleting a suite's
+rows from `data_quality.validation_fingerprints` makes its next run validate again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import duckdb
+
+from data_quality.outcomes import ExpectationOutcome, SuiteOutcome
+from data_quality.results_table import RESULTS_SCHEMA, RESULTS_TABLE
+from data_quality.suites import Suite
+
+FINGERPRINTS_TABLE = f"{RESULTS_SCHEMA}.validation_fingerprints"
+
+CREATE_FINGERPRINTS_SQL = f"""
+create table if not exists {FINGERPRINTS_TABLE} (
+    suite varchar not null,
+    fingerprint varchar not null,
+    run_id varchar not null,
+    engine varchar not null,
+    row_count bigint not null,
+    validated_at timestamp not null
+)
+"""
+
+
+def _table_content(con: duckdb.DuckDBPyConnection, table: str) -> list[object]:
+    columns = con.execute(f"select column_name, column_type from (describe {table})").fetchall()
+    count, row_hash_sum = con.execute(f"select count(*), sum(hash(t)::hugeint) from {table} as t").fetchone()
+    return [[list(column) for column in columns], count, str(row_hash_sum)]
+
+
+def validation_fingerprint(con: duckdb.DuckDBPyConnection, suite: Suite, pandas_max_rows: int) -> str:
+    """Return the fingerprint of the suite and of the current content of every table it reads."""
+    state = {
+        "expectations": [e.configuration.to_json_dict() for e in suite.suite.expectations],
+        "derived_columns": suite.derived_columns,
+        "index_columns": list(suite.index_columns),
+        "pandas_max_rows": pandas_max_rows,
+        "tables": {table: _table_content(con, table) for table in (suite.table, *suite.reads)},
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _loads(text: str | None) -> object:
+    return None if text is None else json.loads(text)
+
+
+def find_reusable(
+    con: duckdb.DuckDBPyConnection, suite: Suite, fingerprint: str, run_id: str
+) -> tuple[SuiteOutcome, str] | None:
+    """Return the stored outcome of the latest validation with this fingerprint, as an outcome of `run_id`.
+
+    The second value is the run that validated. None when no validation has the fingerprint or its
+    rows are gone from the results table.
+    """
+    if not _tables_exist(con):
+        return None
+    found = con.execute(
+        f"""
+        select run_id, engine, row_count
+        from {FINGERPRINTS_TABLE}
+        where suite = ? and fingerprint = ?
+        order by validated_at desc
+        limit 1
+        """,
+        [suite.name, fingerprint],
+    ).fetchone()
+    if found is None:
+        return None
+    validated_by, engine, row_count = found
+    rows = con.execute(
+        f"""
+        select expectation_type, column_name, kwargs, severity, success, observed_value, element_count,
+               unexpected_count, unexpected_percent, failing_sample, exception_message
+        from {RESULTS_TABLE}
+        where run_id = ? and suite = ?
+        order by rowid
+        """,
+        [validated_by, suite.name],
+    ).fetchall()
+    if not rows:
+        return None
+    outcomes = [
+        ExpectationOutcome(
+            expectation_type=expectation_type,
+            column=column,
+            kwargs=_loads(kwargs) or {},
+            severity=severity,
+            success=success,
+            observed_value=_loads(observed_value),
+            element_count=element_count,
+            unexpected_count=unexpected_count,
+            unexpected_percent=unexpected_percent,
+            sample=_loads(sample) or [],
+            exception=exception,
+        )
+        for (expectation_type, column, kwargs, severity, success, observed_value, element_count,
+             unexpected_count, unexpected_percent, sample, exception) in rows
+    ]
+    outcome = SuiteOutcome(
+        suite=suite.name,
+        table=suite.table,
+        asset_key=suite.asset_key,
+        run_id=run_id,
+        # The results table stamps each run's rows with the time of that run's check.
+        validated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        engine=engine,
+        row_count=row_count,
+        outcomes=outcomes,
+    )
+    return outcome, validated_by
+
+
+def _tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name in (?, ?)",
+        [RESULTS_SCHEMA, FINGERPRINTS_TABLE.split(".")[1], RESULTS_TABLE.split(".")[1]],
+    ).fetchone()
+    return found[0] == 2
+
+
+def record_fingerprint(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, fingerprint: str) -> None:
+    """Remember that `outcome` was evaluated on the content with this fingerprint."""
+    con.execute(f"create schema if not exists {RESULTS_SCHEMA}")
+    con.execute(CREATE_FINGERPRINTS_SQL)
+    con.execute(
+        f"insert into {FINGERPRINTS_TABLE} values (?, ?, ?, ?, ?, ?)",
+        [outcome.suite, fingerprint, outcome.run_id, outcome.engine, outcome.row_count, outcome.validated_at],
+    )
+
