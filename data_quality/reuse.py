@@ -8,6 +8,9 @@ columns. The tables are the validated one and those its references read. A table
 column names and types, its row count and the sum of a 64-bit hash of each row, so any insert,
 delete or update changes it, whoever made it (barring a collision of the hash sums).
 
+The fingerprint also covers the source of this package and the versions of Great Expectations and
+DuckDB, which evaluate the expectations.
+
 When a later validation of the same suite finds the same fingerprint, it takes the stored outcome
 of that validation instead of evaluating the suite: the same expectations on the same rows give the
 same results. The check's metadata names the run whose validation it reused. Deleting a suite's
@@ -17,9 +20,13 @@ rows from `data_quality.validation_fingerprints` makes its next run validate aga
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
+from pathlib import Path
+
 import duckdb
+import great_expectations as gx
 
 from data_quality.outcomes import ExpectationOutcome, SuiteOutcome
 from data_quality.results_table import RESULTS_SCHEMA, RESULTS_TABLE
@@ -45,9 +52,23 @@ def _table_content(con: duckdb.DuckDBPyConnection, table: str) -> list[object]:
     return [[list(column) for column in columns], count, str(row_hash_sum)]
 
 
+@functools.cache
+def _validation_code_version() -> str:
+    """Return a digest of the validation code and of the libraries that evaluate the expectations.
+
+    A change in how an expectation is evaluated can change its result on the same rows.
+    """
+    digest = hashlib.sha256(f"great_expectations {gx.__version__}, duckdb {duckdb.__version__}".encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def validation_fingerprint(con: duckdb.DuckDBPyConnection, suite: Suite, pandas_max_rows: int) -> str:
-    """Return the fingerprint of the suite and of the current content of every table it reads."""
+    """Return the fingerprint of the suite, the validation code and the content of every table it reads."""
     state = {
+        "code": _validation_code_version(),
         "expectations": [e.configuration.to_json_dict() for e in suite.suite.expectations],
         "derived_columns": suite.derived_columns,
         "index_columns": list(suite.index_columns),
