@@ -6,7 +6,7 @@ validation records a fingerprint, a SHA-256 of the suite and of the content of e
 The suite part is each expectation's type, arguments, severity and meta, plus the derived and index
 columns. The tables are the validated one and those its references read. A table's content is its
 column names and types, its row count and the sum of a 64-bit hash of each row, so any insert,
-delete or update changes it, whoever made it (barring a collision of the hash sums).
+delete or update changes it, by ingestion or by hand (barring a collision of the hash sums).
 
 The fingerprint also covers the source of this package and the versions of Great Expectations and
 DuckDB, which evaluate the expectations.
@@ -39,8 +39,10 @@ create table if not exists {FINGERPRINTS_TABLE} (
     suite varchar not null,
     fingerprint varchar not null,
     run_id varchar not null,
+    validated_by_run varchar not null,
     engine varchar not null,
     row_count bigint not null,
+    expectation_count bigint not null,
     validated_at timestamp not null
 )
 """
@@ -48,7 +50,8 @@ create table if not exists {FINGERPRINTS_TABLE} (
 
 def _table_content(con: duckdb.DuckDBPyConnection, table: str) -> list[object]:
     columns = con.execute(f"select column_name, column_type from (describe {table})").fetchall()
-    count, row_hash_sum = con.execute(f"select count(*), sum(hash(t)::hugeint) from {table} as t").fetchone()
+    # hash(*columns(*)) hashes each row's values together; no table alias, which a column could shadow.
+    count, row_hash_sum = con.execute(f"select count(*), sum(hash(*columns(*))::hugeint) from {table}").fetchone()
     return [[list(column) for column in columns], count, str(row_hash_sum)]
 
 
@@ -87,14 +90,15 @@ def find_reusable(
 ) -> tuple[SuiteOutcome, str] | None:
     """Return the stored outcome of the latest validation with this fingerprint, as an outcome of `run_id`.
 
-    The second value is the run that validated. None when no validation has the fingerprint or its
-    rows are gone from the results table.
+    The second value is the run that evaluated the suite (a run that reused a result names the run it
+    reused). None when no validation has the fingerprint, or when some of its rows are gone from the
+    results table.
     """
     if not _tables_exist(con):
         return None
     found = con.execute(
         f"""
-        select run_id, engine, row_count
+        select run_id, validated_by_run, engine, row_count, expectation_count
         from {FINGERPRINTS_TABLE}
         where suite = ? and fingerprint = ?
         order by validated_at desc
@@ -104,7 +108,7 @@ def find_reusable(
     ).fetchone()
     if found is None:
         return None
-    validated_by, engine, row_count = found
+    rows_of_run, validated_by, engine, row_count, expectation_count = found
     rows = con.execute(
         f"""
         select expectation_type, column_name, kwargs, severity, success, observed_value, element_count,
@@ -113,9 +117,10 @@ def find_reusable(
         where run_id = ? and suite = ?
         order by rowid
         """,
-        [validated_by, suite.name],
+        [rows_of_run, suite.name],
     ).fetchall()
-    if not rows:
+    # Rows deleted from the results table since then would drop failures from the reused outcome.
+    if len(rows) != expectation_count:
         return None
     outcomes = [
         ExpectationOutcome(
@@ -150,18 +155,25 @@ def find_reusable(
 
 def _tables_exist(con: duckdb.DuckDBPyConnection) -> bool:
     found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name in (?, ?)",
+        "select count(*) from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = ? and table_name in (?, ?)",
         [RESULTS_SCHEMA, FINGERPRINTS_TABLE.split(".")[1], RESULTS_TABLE.split(".")[1]],
     ).fetchone()
     return found[0] == 2
 
 
 def record_fingerprint(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome, fingerprint: str) -> None:
-    """Remember that `outcome` was evaluated on the content with this fingerprint."""
+    """Record that the rows `outcome` wrote to the results table are the results for this fingerprint.
+
+    A suite validated again in the same run has replaced that run's rows in the results table, so an
+    earlier fingerprint of the run and suite no longer describes them and is deleted.
+    """
     con.execute(f"create schema if not exists {RESULTS_SCHEMA}")
     con.execute(CREATE_FINGERPRINTS_SQL)
+    con.execute(f"delete from {FINGERPRINTS_TABLE} where suite = ? and run_id = ?", [outcome.suite, outcome.run_id])
     con.execute(
-        f"insert into {FINGERPRINTS_TABLE} values (?, ?, ?, ?, ?, ?)",
-        [outcome.suite, fingerprint, outcome.run_id, outcome.engine, outcome.row_count, outcome.validated_at],
+        f"insert into {FINGERPRINTS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [outcome.suite, fingerprint, outcome.run_id, outcome.reused_from or outcome.run_id, outcome.engine,
+         outcome.row_count, len(outcome.outcomes), outcome.validated_at],
     )
 

@@ -44,6 +44,7 @@ def run_suite_on(
                 outcome, validated_by = reusable
                 outcome.reused_from = validated_by
                 write_outcome(con, outcome)
+                record_fingerprint(con, outcome, fingerprint)
                 return outcome
         outcome = validate_table(
             con, open_context(data_docs), suite, run_id, pandas_max_rows=pandas_max_rows, scope=scope
