@@ -207,7 +207,7 @@ def print_summary(summary: RunSummary, counts: list[tuple[str, int, int, int | N
         for step, step_seconds in slowest:
             print(f"  {step}: {step_seconds:.1f}")
     if counts:
-        print("raw tables (rows loaded / rejected / duplicates dropped):")
+        print("raw tables after the run, all loads so far (rows / rejected rows / duplicates dropped):")
         width = max(len(table) for table, *_ in counts)
         for table, rows, rejected, duplicates in counts:
             duplicates_text = "-" if duplicates is None else str(duplicates)
@@ -375,7 +375,11 @@ def run_pipeline(landing_dir: Path | None, warehouse: Path | None, scope: RunSco
 
     check_warehouse_path(warehouse_path)
     with warehouse_lock(warehouse_path):
-        if landing_dir is None and _is_missing_or_empty(landing):
+        # Only the built-in ./landing of a full run gets demo data. A folder named by --landing or
+        # CSW_LANDING_DIR that is missing is more likely a typo, and demo accounts must not reach a
+        # real warehouse through it.
+        uses_default_landing = landing_dir is None and not os.environ.get(LANDING_DIR_ENV)
+        if uses_default_landing and scope.is_every_day and _is_missing_or_empty(landing):
             _simulate_default_landing(landing)
         check_landing_folder(landing)
 

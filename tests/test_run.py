@@ -159,6 +159,16 @@ def test_empty_landing_folder_rejected(tmp_path):
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 
+def test_missing_landing_from_environment_rejected(tmp_path, monkeypatch):
+    # A typo in CSW_LANDING_DIR must not fill a new folder with demo data and load it.
+    missing = tmp_path / "no_such_landing"
+    monkeypatch.setenv("CSW_LANDING_DIR", str(missing))
+    with pytest.raises(CswError, match="not found"):
+        run_pipeline(None, tmp_path / "warehouse.duckdb")
+    assert not missing.exists()
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
 def test_summary_wall_time_is_the_runs(capsys):
     summary = RunSummary(step_seconds={"raw_events": 1.5, "dbt_core_models": 7.25})
 
