@@ -282,7 +282,7 @@ checks: 268 passed, 0 failed, 0 errored, 0 not run
 slowest steps (wall seconds):
   raw_events: 105.0
   dbt_core_models: 88.2
-raw tables (rows loaded / rejected / duplicates dropped):
+raw tables after the run, all loads so far (rows / rejected rows / duplicates dropped):
   raw.events     10008732         0     70012
 wall time: 403.9 s
 """

@@ -21,8 +21,9 @@ import duckdb
 import pytest
 
 from cs_warehouse.config import DATA_DOCS_ENV, MODEL_STORE_ENV
+from cs_warehouse.contract import EVENTS
 from cs_warehouse.errors import CswError
-from cs_warehouse.ingest import DayWindow
+from cs_warehouse.ingest import DayWindow, load_entity
 from cs_warehouse.ingest.files import path_date
 from cs_warehouse.locking import LOCK_WAIT_SECONDS_ENV, lock_for_this_process, lock_path
 from cs_warehouse.run import make_scope, run_pipeline
@@ -69,6 +70,32 @@ def test_day_window_includes_its_days_and_undated_files():
     ]
     assert window.includes("events/2025-03.jsonl.gz")
     assert DayWindow().includes("events/1999-01-01.jsonl")
+
+
+def test_window_load_names_new_files_outside(tmp_path):
+    events = tmp_path / "landing" / "events"
+    events.mkdir(parents=True)
+    line = '{"messageId": "%s", "type": "track", "event": "e", "userId": "u", "groupId": "a", ' \
+        '"timestamp": "%sT10:00:00Z", "receivedAt": "%sT10:00:01Z"}\n'
+    for message_id, day in (("m1", "2025-03-19"), ("m2", "2025-03-20"), ("m3", "2025-03-22")):
+        (events / f"{day}.jsonl").write_text(line % (message_id, day, day))
+    messages: list[str] = []
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    load_entity(con, EVENTS, tmp_path / "landing", window=DayWindow(start=date(2025, 3, 19), end=date(2025, 3, 20)))
+
+    report = load_entity(
+        con, EVENTS, tmp_path / "landing", window=DayWindow(start=date(2025, 3, 20), end=date(2025, 3, 21)),
+        log=messages.append,
+    )
+
+    assert report.rows_loaded == 1
+    # 2025-03-19 was loaded by the first run; only 2025-03-22 is new and outside this window.
+    outside = [m for m in messages if "dated outside" in m]
+    assert outside == [
+        "raw.events: 1 new files are dated outside this run's days and stay unloaded until a run covers "
+        "their days: events/2025-03-22.jsonl"
+    ]
+    con.close()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -80,6 +80,15 @@ def _hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def matching_paths(entity: Entity, landing_dir: Path) -> set[Path]:
+    """Return the files under `landing_dir` that match the entity's globs or their .gz variants, hidden ones left out."""
+    matches: set[Path] = set()
+    for pattern in entity.patterns:
+        for variant in (pattern, f"{pattern}.gz"):
+            matches.update(p for p in landing_dir.glob(variant) if p.is_file() and not p.name.startswith("."))
+    return matches
+
+
 def find_landing_files(entity: Entity, landing_dir: Path, window: DayWindow | None = None) -> list[LandingFile]:
     """Return the entity's files under `landing_dir`, sorted by relative path.
 
@@ -87,13 +96,8 @@ def find_landing_files(entity: Entity, landing_dir: Path, window: DayWindow | No
     starting with a dot, as editors and partial downloads leave behind) are skipped, and so are files
     outside `window`, before they are read to be fingerprinted.
     """
-    matches: set[Path] = set()
-    for pattern in entity.patterns:
-        for variant in (pattern, f"{pattern}.gz"):
-            matches.update(p for p in landing_dir.glob(variant) if p.is_file() and not p.name.startswith("."))
-
     files = []
-    for path in matches:
+    for path in matching_paths(entity, landing_dir):
         relative_path = path.relative_to(landing_dir).as_posix()
         if window is not None and not window.includes(relative_path):
             continue

@@ -17,7 +17,7 @@ import duckdb
 from cs_warehouse.contract import EVENTS, FUTURE_EVENT_TOLERANCE_SECONDS, Entity
 from cs_warehouse.ingest import bookkeeping
 from cs_warehouse.ingest.children import load_child
-from cs_warehouse.ingest.files import DayWindow, LandingFile, find_landing_files
+from cs_warehouse.ingest.files import DayWindow, LandingFile, find_landing_files, matching_paths
 from cs_warehouse.ingest.parquet_sql import parquet_typed_sql, supports_tree
 from cs_warehouse.ingest.readers import STAGE_TABLE, raise_unreadable, stage_file
 from cs_warehouse.ingest.report import LOADED, NO_FILES, UNCHANGED, ChildReport, FileReport, LoadReport
@@ -398,6 +398,24 @@ def _files_to_load(
     return files, True
 
 
+def _log_new_files_outside(
+    con: duckdb.DuckDBPyConnection, entity: Entity, landing_dir: Path, window: DayWindow, log: LogFunction
+) -> None:
+    """Log the files dated outside the window whose path was never loaded, which this run leaves alone."""
+    loaded_paths = {path for path, _, _ in bookkeeping.current_fingerprints(con, entity.table)}
+    waiting = sorted(
+        relative_path
+        for relative_path in (p.relative_to(landing_dir).as_posix() for p in matching_paths(entity, landing_dir))
+        if not window.includes(relative_path) and relative_path not in loaded_paths
+    )
+    if waiting:
+        listed = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
+        log(
+            f"raw.{entity.table}: {len(waiting)} new files are dated outside this run's days and stay unloaded "
+            f"until a run covers their days: {listed}"
+        )
+
+
 def _clear_tables(con: duckdb.DuckDBPyConnection, entity: Entity) -> None:
     for table in [entity.table, *(child.table for child in entity.children)]:
         con.execute(f"delete from {raw_table(table)}")
@@ -475,6 +493,8 @@ def load_entity(
     if window is not None and entity is not EVENTS:
         raise ValueError(f"raw.{entity.table} is loaded whole from its snapshot files; only events take a window")
     files = find_landing_files(entity, Path(landing_dir), window)
+    if window is not None and not window.is_open:
+        _log_new_files_outside(con, entity, Path(landing_dir), window, log)
     to_load, replace = _files_to_load(con, entity, files)
     report = LoadReport(table=entity.table, status=LOADED, unchanged_files=len(files) - len(to_load))
 

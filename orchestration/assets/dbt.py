@@ -221,12 +221,21 @@ def run_dbt_build(
     # whatever its working directory.
     os.environ[WAREHOUSE_ENV] = str(settings.warehouse)
     os.environ.setdefault(INDIRECT_SELECTION_ENV, INDIRECT_SELECTION)
+    if window.is_open:
+        scope = "no event window: incremental models rebuilt from every event" if full_refresh else "no event window"
+    else:
+        start = window.start.isoformat() if window.start else "the first day"
+        end = window.end.isoformat() if window.end else "the last day"
+        scope = (
+            f"event window: event dates from {start} up to (not including) {end}, "
+            "recomputed from var event_lookback_days days before the start"
+        )
     context.log.info(
-        "dbt build on %s (currency %s, timezone %s, event window: %s)",
+        "dbt build on %s (currency %s, timezone %s, %s)",
         settings.warehouse,
         settings.reporting_currency,
         settings.reporting_timezone,
-        "every event" if window.is_open else window.describe().removeprefix("files dated "),
+        scope,
     )
     args = dbt_build_args(settings, full_refresh=full_refresh)
     with temporary_environment(event_window_environment(window)):
