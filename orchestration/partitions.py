@@ -39,6 +39,27 @@ def window_for_keys(first_key: str, last_key: str) -> DayWindow:
     return DayWindow(start=start, end=end)
 
 
+# Run tags of a run over partitions: one partition, or the range of a single-run backfill.
+PARTITION_TAG = "dagster/partition"
+PARTITION_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+
+
+def partition_range_of_run(tags: dict[str, str]) -> tuple[str, str] | None:
+    """Return the first and last partition a run covers, from its tags; None for a run without partitions."""
+    if PARTITION_TAG in tags:
+        return tags[PARTITION_TAG], tags[PARTITION_TAG]
+    start, end = (tags.get(tag) for tag in PARTITION_RANGE_TAGS)
+    if start is None or end is None:
+        return None
+    return start, end
+
+
+def run_window(context: dg.AssetExecutionContext) -> DayWindow:
+    """Return the window of the partitions the run covers, also in a step of an unpartitioned asset."""
+    key_range = partition_range_of_run(context.run.tags)
+    return DayWindow() if key_range is None else window_for_keys(*key_range)
+
+
 def event_window(context: dg.AssetExecutionContext) -> DayWindow:
     """Return the window of days of the partition range this run materializes; open in an unpartitioned run."""
     if not context.has_partition_key_range:

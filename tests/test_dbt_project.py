@@ -71,7 +71,9 @@ class ProjectBuild:
     dbt_output: str
 
 
-def run_dbt(args: list[str], warehouse: Path, work_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_dbt(
+    args: list[str], warehouse: Path, work_dir: Path, extra_environment: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [
         DBT, *args,
         "--project-dir", str(DBT_PROJECT_DIR),
@@ -79,7 +81,7 @@ def run_dbt(args: list[str], warehouse: Path, work_dir: Path) -> subprocess.Comp
         "--target-path", str(work_dir / "target"),
         "--log-path", str(work_dir / "logs"),
     ]
-    environment = {**os.environ, WAREHOUSE_ENV: str(warehouse)}
+    environment = {**os.environ, WAREHOUSE_ENV: str(warehouse), **(extra_environment or {})}
     return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=600)
 
 
@@ -244,3 +246,36 @@ def test_no_wide_integer_columns(built_project: ProjectBuild) -> None:
         if data_type in WIDE_INTEGER_TYPES
     ]
     assert wide == []
+
+
+def test_event_window_limits_event_tests(tmp_path: Path) -> None:
+    # Two events share a message id on 10 January, which only an unbounded test can see.
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    try:
+        create_raw_schema(con)
+        con.executemany(
+            "insert into raw.events (message_id, event_type, event_name, user_id, account_id, timestamp, "
+            "received_at, event_at, is_future_dated) values (?, 'track', 'ev', 'u1', 'a1', ?, ?, ?, false)",
+            [("m1", at, at, at) for at in (datetime(2025, 1, 10, 9), datetime(2025, 1, 10, 11))],
+        )
+    finally:
+        con.close()
+    unique_test = "unique_stg_product__events_message_id"
+
+    unbounded = run_dbt(["build", "--select", "stg_product__events"], warehouse, tmp_path)
+    outside = run_dbt(
+        ["test", "--select", "stg_product__events"], warehouse, tmp_path,
+        {"CSW_EVENT_WINDOW_START": "2025-03-01", "CSW_EVENT_WINDOW_END": "2025-03-02"},
+    )
+    # The window starts on 15 January; its 15-day look-back reaches back to 31 December.
+    covering = run_dbt(
+        ["test", "--select", "stg_product__events"], warehouse, tmp_path,
+        {"CSW_EVENT_WINDOW_START": "2025-01-15", "CSW_EVENT_WINDOW_END": "2025-01-16"},
+    )
+
+    assert unbounded.returncode == 1
+    assert re.search(rf"FAIL 1 {unique_test}", unbounded.stdout), unbounded.stdout
+    assert outside.returncode == 0, outside.stdout
+    assert covering.returncode == 1
+    assert re.search(rf"FAIL 1 {unique_test}", covering.stdout), covering.stdout

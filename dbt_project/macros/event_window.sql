@@ -41,3 +41,23 @@
     select {{ columns }}
     from {{ arg_dict['temp_relation'] }}
 {%- endmacro %}
+
+
+{#- The relation a data test reads, filtered by the test's `where` config as dbt does by default,
+    except that the placeholder __event_window__ becomes event_window_filter('event_date'). The
+    macro runs when the test runs, so the window comes from the environment of that invocation, and
+    a test of the event relations in a daily run reads the window's days instead of all history.
+    With no window the filter is `true` and the test reads every row. dbt documents overriding
+    get_where_subquery for filters that need macros ("where" config, dbt-core 1.11). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- set where = where | replace('__event_window__', event_window_filter('event_date')) -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

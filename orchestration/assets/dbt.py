@@ -45,7 +45,7 @@ from cs_warehouse.config import (
 from cs_warehouse.ingest import DayWindow
 from cs_warehouse.locking import lock_for_this_process
 from cs_warehouse.raw_schema import create_raw_schema
-from orchestration.partitions import EVENT_BACKFILL_POLICY, EVENT_DAYS, event_window
+from orchestration.partitions import EVENT_BACKFILL_POLICY, EVENT_DAYS, event_window, run_window
 from orchestration.resources import WAREHOUSE_POOL
 
 SCORE_MODELS_SELECTION = "source:ml+"
@@ -210,11 +210,13 @@ def run_dbt_build(
     """Run `dbt build` on the selected models against the configured warehouse.
 
     DuckDB allows one writer, so the raw-table connection is closed before dbt starts. `window` is the
-    event window of a partitioned run; an open window (every partition) rebuilds incremental models.
+    event window of the partitioned event-model step; an open window (every partition) rebuilds the
+    incremental models. The other steps get the window of the run's partitions, which limits the
+    dbt tests configured with `where: __event_window__` (dbt_project/macros/event_window.sql).
     """
     settings = load_settings()
     full_refresh = window is not None and window.is_open
-    window = window or DayWindow()
+    window = window if window is not None else run_window(context)
     lock_for_this_process(settings.warehouse)
     ensure_raw_tables(settings.warehouse)
     # The dbt subprocess inherits the environment; the absolute path keeps it on this warehouse
@@ -227,8 +229,8 @@ def run_dbt_build(
         start = window.start.isoformat() if window.start else "the first day"
         end = window.end.isoformat() if window.end else "the last day"
         scope = (
-            f"event window: event dates from {start} up to (not including) {end}, "
-            "recomputed from var event_lookback_days days before the start"
+            f"event window: event dates from {start} up to (not including) {end}, recomputed and tested "
+            "from var event_lookback_days days before the start"
         )
     context.log.info(
         "dbt build on %s (currency %s, timezone %s, %s)",

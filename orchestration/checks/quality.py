@@ -28,6 +28,7 @@ from data_quality.results_table import RESULTS_TABLE
 from data_quality.runner import SuiteBuilder, run_suite_on
 from data_quality.scope import RowScope, loaded_in_run
 from data_quality.suites import build_raw_suite, raw_table_names, referenced_tables
+from orchestration.partitions import partition_range_of_run
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 ERRORS_CHECK = "quality_errors"
@@ -40,9 +41,6 @@ SEVERITIES = {
 # NOTE: such a check tests key uniqueness among the new rows only. Ingestion deduplicates against
 # earlier loads, and a run without partitions checks the whole table.
 INCREMENTAL_TABLES = frozenset({EVENTS.table})
-# Run tags of a run over partitions: one partition, or the range of a single-run backfill.
-PARTITION_TAG = "dagster/partition"
-PARTITION_RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 FEATURES_KEY = dg.AssetKey(["ml_features", "churn_features"])
 SCORES_KEY = dg.AssetKey(["ml", "churn_scores"])
 
@@ -108,11 +106,10 @@ def check_result(
 
 def partitions_of_run(tags: dict[str, str]) -> str | None:
     """Return the partition or partition range a run covers, from its tags; None for a run without partitions."""
-    if PARTITION_TAG in tags:
-        return tags[PARTITION_TAG]
-    start, end = (tags.get(tag) for tag in PARTITION_RANGE_TAGS)
-    if start is None:
+    key_range = partition_range_of_run(tags)
+    if key_range is None:
         return None
+    start, end = key_range
     return start if start == end else f"{start}...{end}"
 
 
@@ -170,11 +167,11 @@ def quality_check(
             outcome = run_suite_on(
                 con, load_settings().data_docs, build_suite, context.run.run_id, scope=scope, reuse=not incremental
             )
-        how = f"{outcome.engine} engine"
+        engine_text = f"{outcome.engine} engine"
         if outcome.reused_from is not None:
-            how += f", result of run {outcome.reused_from} reused: suite and tables unchanged"
+            engine_text += f", result of run {outcome.reused_from} reused: suite and tables unchanged"
         context.log.info(
-            f"validated {outcome.table} ({outcome.scope}): {outcome.row_count} rows ({how}), "
+            f"validated {outcome.table} ({outcome.scope}): {outcome.row_count} rows ({engine_text}), "
             f"{len(outcome.failures('error'))} errors and {len(outcome.failures('warning'))} warnings"
         )
         partitions = partitions_of_run(context.run.tags)
