@@ -24,6 +24,7 @@ import dagster as dg
 import duckdb
 
 from cs_warehouse.config import (
+    DEFAULT_LANDING_DIR,
     EVENT_PARTITIONS_START_ENV,
     LANDING_DIR_ENV,
     WAREHOUSE_ENV,
@@ -261,7 +262,10 @@ def check_landing_folder(landing: Path) -> None:
     (a wrong path) is named instead.
     """
     if not landing.is_dir():
-        raise CswError(f"landing folder {landing} not found; pass --landing or set {LANDING_DIR_ENV}")
+        raise CswError(
+            f"landing folder {landing} not found; check the folder given by --landing or {LANDING_DIR_ENV}, "
+            f"or leave both unset to use ./{DEFAULT_LANDING_DIR}"
+        )
     patterns = [variant for entity in ENTITIES for pattern in entity.patterns for variant in (pattern, f"{pattern}.gz")]
     if not any(path.is_file() for pattern in patterns for path in landing.glob(pattern)):
         raise CswError(
