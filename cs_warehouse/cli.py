@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--landing",
         type=Path,
         help=f"landing folder (default ${LANDING_DIR_ENV} or ./{DEFAULT_LANDING_DIR}; "
-        f"simulated first when ./{DEFAULT_LANDING_DIR} is used, empty and the run covers every day)",
+        f"demo data is simulated first when neither is set, ./{DEFAULT_LANDING_DIR} is empty and the run "
+        "covers every day)",
     )
     run.add_argument("--warehouse", type=Path, help=f"DuckDB file (default ${WAREHOUSE_ENV} or ./{DEFAULT_WAREHOUSE})")
     run.add_argument("--partition", metavar="DAY", help="run the daily update of one event day (YYYY-MM-DD)")

@@ -377,15 +377,19 @@ def run_pipeline(landing_dir: Path | None, warehouse: Path | None, scope: RunSco
     landing = _resolve(landing_dir, settings.landing_dir)
     warehouse_path = _resolve(warehouse, settings.warehouse)
 
+    # Only the built-in ./landing of a full run gets demo data. A folder named by --landing or
+    # CSW_LANDING_DIR that is missing is more likely a typo, and demo accounts must not reach a real
+    # warehouse through it.
+    uses_default_landing = landing_dir is None and not os.environ.get(LANDING_DIR_ENV)
+    simulates_demo_data = uses_default_landing and scope.is_every_day and _is_missing_or_empty(landing)
+    if not simulates_demo_data:
+        # Before the lock, which creates the warehouse folder and lock file.
+        check_landing_folder(landing)
     check_warehouse_path(warehouse_path)
     with warehouse_lock(warehouse_path):
-        # Only the built-in ./landing of a full run gets demo data. A folder named by --landing or
-        # CSW_LANDING_DIR that is missing is more likely a typo, and demo accounts must not reach a
-        # real warehouse through it.
-        uses_default_landing = landing_dir is None and not os.environ.get(LANDING_DIR_ENV)
-        if uses_default_landing and scope.is_every_day and _is_missing_or_empty(landing):
+        if simulates_demo_data:
             _simulate_default_landing(landing)
-        check_landing_folder(landing)
+            check_landing_folder(landing)
 
         with temporary_environment({WAREHOUSE_ENV: str(warehouse_path), LANDING_DIR_ENV: str(landing)}):
             key_range = _partition_range(scope)

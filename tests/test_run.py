@@ -166,7 +166,7 @@ def test_missing_landing_from_environment_rejected(tmp_path, monkeypatch):
     with pytest.raises(CswError, match="not found"):
         run_pipeline(None, tmp_path / "warehouse.duckdb")
     assert not missing.exists()
-    assert not (tmp_path / "warehouse.duckdb").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_summary_wall_time_is_the_runs(capsys):

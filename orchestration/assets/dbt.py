@@ -216,6 +216,7 @@ def run_dbt_build(
     """
     settings = load_settings()
     full_refresh = window is not None and window.is_open
+    recomputes_window = window is not None
     window = window if window is not None else run_window(context)
     lock_for_this_process(settings.warehouse)
     ensure_raw_tables(settings.warehouse)
@@ -226,12 +227,10 @@ def run_dbt_build(
     if window.is_open:
         scope = "no event window: incremental models rebuilt from every event" if full_refresh else "no event window"
     else:
-        start = window.start.isoformat() if window.start else "the first day"
-        end = window.end.isoformat() if window.end else "the last day"
-        scope = (
-            f"event window: event dates from {start} up to (not including) {end}, recomputed and tested "
-            "from var event_lookback_days days before the start"
-        )
+        start = window.start.isoformat() if window.start else "the first event"
+        end = f"up to (not including) {window.end.isoformat()}" if window.end else "to the last event"
+        uses = "incremental models recompute" if recomputes_window else "tests with where __event_window__ read"
+        scope = f"event window: event dates from {start} {end}; {uses} it from var event_lookback_days days earlier"
     context.log.info(
         "dbt build on %s (currency %s, timezone %s, %s)",
         settings.warehouse,
