@@ -6,7 +6,7 @@ import json
 
 import duckdb
 
-from data_quality.outcomes import SuiteOutcome
+from data_quality.outcomes import ExpectationOutcome, SuiteOutcome
 
 RESULTS_SCHEMA = "data_quality"
 RESULTS_TABLE = f"{RESULTS_SCHEMA}.validation_results"
@@ -75,3 +75,38 @@ def write_outcome(con: duckdb.DuckDBPyConnection, outcome: SuiteOutcome) -> int:
         con.execute("rollback")
         raise
     return len(rows)
+
+
+def _loads(text: str | None) -> object:
+    return None if text is None else json.loads(text)
+
+
+def read_outcomes(con: duckdb.DuckDBPyConnection, run_id: str, suite: str) -> list[ExpectationOutcome]:
+    """Return the expectation outcomes that `write_outcome` stored for one run and suite, in stored order."""
+    rows = con.execute(
+        f"""
+        select expectation_type, column_name, kwargs, severity, success, observed_value, element_count,
+               unexpected_count, unexpected_percent, failing_sample, exception_message
+        from {RESULTS_TABLE}
+        where run_id = ? and suite = ?
+        order by rowid
+        """,
+        [run_id, suite],
+    ).fetchall()
+    return [
+        ExpectationOutcome(
+            expectation_type=expectation_type,
+            column=column,
+            kwargs=_loads(kwargs) or {},
+            severity=severity,
+            success=success,
+            observed_value=_loads(observed_value),
+            element_count=element_count,
+            unexpected_count=unexpected_count,
+            unexpected_percent=unexpected_percent,
+            sample=_loads(sample) or [],
+            exception=exception,
+        )
+        for (expectation_type, column, kwargs, severity, success, observed_value, element_count,
+             unexpected_count, unexpected_percent, sample, exception) in rows
+    ]

@@ -5,8 +5,8 @@ Validating those tables again gives the same result, at about a second each. So 
 validation records a fingerprint, a SHA-256 of the suite and of the content of every table it reads.
 The suite part is each expectation's type, arguments, severity and meta, plus the derived and index
 columns. The tables are the validated one and those its references read. A table's content is its
-column names and types, its row count and the sum of a 64-bit hash of each row, so any insert,
-delete or update changes it, by ingestion or by hand (barring a collision of the hash sums).
+column names and types, its row count and the sum of a 64-bit hash of each row. So any insert,
+delete or update changes it, whether ingestion or a person made it, unless two hash sums collide.
 
 The fingerprint also covers the source of this package and the versions of Great Expectations and
 DuckDB, which evaluate the expectations.
@@ -28,8 +28,8 @@ from pathlib import Path
 import duckdb
 import great_expectations as gx
 
-from data_quality.outcomes import ExpectationOutcome, SuiteOutcome
-from data_quality.results_table import RESULTS_SCHEMA, RESULTS_TABLE
+from data_quality.outcomes import SuiteOutcome
+from data_quality.results_table import RESULTS_SCHEMA, RESULTS_TABLE, read_outcomes
 from data_quality.suites import Suite
 
 FINGERPRINTS_TABLE = f"{RESULTS_SCHEMA}.validation_fingerprints"
@@ -81,10 +81,6 @@ def validation_fingerprint(con: duckdb.DuckDBPyConnection, suite: Suite, pandas_
     return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _loads(text: str | None) -> object:
-    return None if text is None else json.loads(text)
-
-
 def find_reusable(
     con: duckdb.DuckDBPyConnection, suite: Suite, fingerprint: str, run_id: str
 ) -> tuple[SuiteOutcome, str] | None:
@@ -109,36 +105,10 @@ def find_reusable(
     if found is None:
         return None
     rows_of_run, validated_by, engine, row_count, expectation_count = found
-    rows = con.execute(
-        f"""
-        select expectation_type, column_name, kwargs, severity, success, observed_value, element_count,
-               unexpected_count, unexpected_percent, failing_sample, exception_message
-        from {RESULTS_TABLE}
-        where run_id = ? and suite = ?
-        order by rowid
-        """,
-        [rows_of_run, suite.name],
-    ).fetchall()
+    outcomes = read_outcomes(con, rows_of_run, suite.name)
     # Rows deleted from the results table since then would drop failures from the reused outcome.
-    if len(rows) != expectation_count:
+    if len(outcomes) != expectation_count:
         return None
-    outcomes = [
-        ExpectationOutcome(
-            expectation_type=expectation_type,
-            column=column,
-            kwargs=_loads(kwargs) or {},
-            severity=severity,
-            success=success,
-            observed_value=_loads(observed_value),
-            element_count=element_count,
-            unexpected_count=unexpected_count,
-            unexpected_percent=unexpected_percent,
-            sample=_loads(sample) or [],
-            exception=exception,
-        )
-        for (expectation_type, column, kwargs, severity, success, observed_value, element_count,
-             unexpected_count, unexpected_percent, sample, exception) in rows
-    ]
     outcome = SuiteOutcome(
         suite=suite.name,
         table=suite.table,
