@@ -27,6 +27,7 @@ from cs_warehouse.ingest import DayWindow, load_entity
 from cs_warehouse.ingest.files import path_date
 from cs_warehouse.locking import LOCK_WAIT_SECONDS_ENV, lock_for_this_process, lock_path
 from cs_warehouse.run import make_scope, run_pipeline
+from data_quality.suites import referenced_tables
 
 ACCOUNTS = 40
 MONTHS = 3
@@ -108,6 +109,18 @@ def test_scope_of_partition_and_backfill():
     backfill = make_scope(first_day="2025-03-01", last_day="2025-03-20")
     assert (backfill.first_day, backfill.last_day, backfill.job_name()) == ("2025-03-01", "2025-03-20", "daily_update")
     assert make_scope(select="core").job_name() == "core_marts"
+
+
+def test_core_job_loads_the_tables_its_checks_reference():
+    # A raw table's checks compare its keys with other raw tables. If the core job left such a table
+    # unloaded, those checks would fail on an empty table, not on the data.
+    from orchestration.definitions import defs
+
+    selected = defs.resolve_job_def("core_marts").asset_layer.selected_asset_keys
+    raw_tables = {key.path[1] for key in selected if key.path[0] == "raw"}
+    missing = {parent for table in raw_tables for parent in referenced_tables(table)} - raw_tables
+    assert not missing
+    assert {"crm_csms", "billing_subscriptions"} <= raw_tables
 
 
 @pytest.mark.parametrize(
