@@ -24,6 +24,7 @@ from great_expectations.data_context.types.resource_identifiers import (
     ValidationResultIdentifier,
 )
 
+from cs_warehouse.text import counted
 from data_quality import duckdb_engine
 from data_quality.gx_project import SITE_NAME, prune_validation_results
 from data_quality.outcomes import SAMPLE_SIZE, SuiteOutcome, outcome_from_result
@@ -210,7 +211,8 @@ def validate_table(
     outcome.outcomes = [outcome_from_result(r) for r in result.results]
     failed = sum(1 for o in outcome.outcomes if not o.success)
     LOGGER.info(
-        "validated %s (%s: %d rows, %s engine): %d of %d expectations failed",
-        suite.table, outcome.scope, row_count, engine, failed, len(outcome.outcomes),
+        "validated %s (%s: %s, %s engine): %d of %s failed",
+        suite.table, outcome.scope, counted(row_count, "row"), engine, failed,
+        counted(len(outcome.outcomes), "expectation"),
     )
     return outcome

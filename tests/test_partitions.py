@@ -93,7 +93,7 @@ def test_window_load_names_new_files_outside(tmp_path):
     # 2025-03-19 was loaded by the first run; only 2025-03-22 is new and outside this window.
     outside = [m for m in messages if "dated outside" in m]
     assert outside == [
-        "raw.events: 1 new files are dated outside this run's days and stay unloaded until a run covers "
+        "raw.events: 1 new file dated outside this run's days, left unloaded until a run covers "
         "their days: events/2025-03-22.jsonl"
     ]
     con.close()

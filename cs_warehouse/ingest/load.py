@@ -31,6 +31,7 @@ from cs_warehouse.ingest.tables import (
 )
 from cs_warehouse.ingest.typing_sql import Field, fields_for, known_tree, quote_identifier, sql_string, typed_select_sql
 from cs_warehouse.raw_schema import create_raw_schema
+from cs_warehouse.text import counted
 
 LOGGER = logging.getLogger(__name__)
 
@@ -411,7 +412,7 @@ def _log_new_files_outside(
     if waiting:
         listed = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
         log(
-            f"raw.{entity.table}: {len(waiting)} new files are dated outside this run's days and stay unloaded "
+            f"raw.{entity.table}: {counted(len(waiting), 'new file')} dated outside this run's days, left unloaded "
             f"until a run covers their days: {listed}"
         )
 
@@ -507,7 +508,7 @@ def load_entity(
         )
     elif not to_load and not replace:
         report.status = UNCHANGED
-        log(f"raw.{entity.table}: all {len(files)} files unchanged since their last load; nothing to do")
+        log(f"raw.{entity.table}: {counted(len(files), 'file')} unchanged since the last load; nothing to do")
     else:
         con.execute("begin transaction")
         try:

@@ -9,6 +9,7 @@ import dagster as dg
 
 from cs_warehouse.contract import ENTITIES, EVENTS, Entity
 from cs_warehouse.ingest import LoadReport, load_entity
+from cs_warehouse.text import counted
 from orchestration.partitions import EVENT_BACKFILL_POLICY, EVENT_DAYS, event_window
 from orchestration.resources import WAREHOUSE_POOL, LandingResource, WarehouseResource, default_resources
 
@@ -102,7 +103,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         context.log.info(
             f"raw.{entity.table}: {report.status}; read {report.rows_read}, loaded {report.rows_loaded}, "
             f"rejected {report.rows_rejected}, duplicates {report.duplicates_dropped}; "
-            f"{report.table_rows[entity.table]} rows in the table"
+            f"{counted(report.table_rows[entity.table], 'row')} in the table"
         )
         yield dg.MaterializeResult(asset_key=raw_asset_key(entity.table), metadata=report_metadata(report))
         for child in entity.children:

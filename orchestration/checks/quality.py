@@ -22,12 +22,14 @@ import dagster as dg
 
 from cs_warehouse.config import load_settings
 from cs_warehouse.contract import EVENTS
+from cs_warehouse.text import counted
 from data_quality import ml_suites
 from data_quality.outcomes import SuiteOutcome, describe
 from data_quality.results_table import RESULTS_TABLE
 from data_quality.runner import SuiteBuilder, run_suite_on
 from data_quality.scope import RowScope, loaded_in_run
 from data_quality.suites import build_raw_suite, raw_table_names, referenced_tables
+from data_quality.validation import NO_ENGINE
 from orchestration.partitions import partition_range_of_run
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -167,12 +169,16 @@ def quality_check(
             outcome = run_suite_on(
                 con, load_settings().data_docs, build_suite, context.run.run_id, scope=scope, reuse=not incremental
             )
-        engine_text = f"{outcome.engine} engine"
+        if outcome.engine == NO_ENGINE:
+            engine_text = "nothing to validate"
+        else:
+            engine_text = f"{outcome.engine} engine"
         if outcome.reused_from is not None:
             engine_text += f", result of run {outcome.reused_from} reused: suite and tables unchanged"
         context.log.info(
-            f"validated {outcome.table} ({outcome.scope}): {outcome.row_count} rows ({engine_text}), "
-            f"{len(outcome.failures('error'))} errors and {len(outcome.failures('warning'))} warnings"
+            f"validated {outcome.table} ({outcome.scope}): {counted(outcome.row_count, 'row')} ({engine_text}), "
+            f"{counted(len(outcome.failures('error')), 'error')} and "
+            f"{counted(len(outcome.failures('warning')), 'warning')}"
         )
         partitions = partitions_of_run(context.run.tags)
         for check_name in (ERRORS_CHECK, WARNINGS_CHECK):
