@@ -11,7 +11,7 @@ from cs_warehouse.errors import CswError
 from cs_warehouse.config import DEFAULT_LANDING_DIR, DEFAULT_WAREHOUSE, LANDING_DIR_ENV, WAREHOUSE_ENV
 
 IMPORTABLE_DATA_SETS = ("oulad", "telco", "online-retail", "helpdesk")
-NOISY_LOGGERS = ("great_expectations", "matplotlib", "urllib3")
+NOISY_LOGGERS = ("alembic", "great_expectations", "matplotlib", "urllib3")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,7 @@ from cs_warehouse.contract import ENTITIES, ENTITIES_BY_TABLE
 from cs_warehouse.errors import CswError
 from cs_warehouse.locking import warehouse_lock
 from cs_warehouse.raw_schema import raw_tables
+from cs_warehouse.text import counted
 
 LOGGER = logging.getLogger(__name__)
 
@@ -180,6 +181,25 @@ def raw_table_counts(warehouse: Path) -> list[tuple[str, int, int, int | None]]:
     finally:
         con.close()
     return counts
+
+
+def failure_line(summary: RunSummary) -> str:
+    """Return the closing line of a failed run: what failed, and its first error again.
+
+    A failed step can skip dozens of assets, so the cause is printed far above the end of the summary.
+    """
+    failures = []
+    if summary.failed:
+        failures.append(f"{counted(len(summary.failed), 'asset')} failed")
+    if summary.skipped:
+        failures.append(f"{len(summary.skipped)} skipped")
+    error_checks = [name for name, severity in summary.checks_failed if severity == dg.AssetCheckSeverity.ERROR.value]
+    if error_checks:
+        failures.append(f"{counted(len(error_checks), 'error-severity check')} failed")
+    if summary.checks_errored:
+        failures.append(f"{counted(len(summary.checks_errored), 'check')} errored")
+    cause = f"; first error in {summary.errors[0]}" if summary.errors else ""
+    return f"run failed: {', '.join(failures) or 'see the Dagster log above'}{cause}"
 
 
 def print_summary(summary: RunSummary, counts: list[tuple[str, int, int, int | None]], seconds: float) -> None:
@@ -405,5 +425,6 @@ def run_pipeline(landing_dir: Path | None, warehouse: Path | None, scope: RunSco
     print(f"data docs: {settings.data_docs / 'site' / 'index.html'}")
     print(f"model store: {settings.model_store}")
     if not result.success or summary.has_error_check_failure:
+        print(failure_line(summary))
         return 1
     return 0

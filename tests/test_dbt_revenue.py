@@ -616,6 +616,18 @@ def test_translator_asset_keys_and_groups() -> None:
     assert group_for_dbt_resource(model) == "marts"
 
 
+def test_every_dbt_test_is_an_asset_check() -> None:
+    # A singular test that reads several models is only logged by Dagster, not counted as a check,
+    # unless its meta names the model it belongs to.
+    from orchestration.assets.dbt import DBT_PROJECT
+    from orchestration.definitions import defs
+
+    manifest = json.loads(DBT_PROJECT.manifest_path.read_text(encoding="utf-8"))
+    test_names = {node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "test"}
+    check_names = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert test_names - check_names == set()
+
+
 def test_manifest_staleness(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
@@ -636,6 +648,31 @@ def test_manifest_staleness(tmp_path: Path) -> None:
 
     os.utime(model_file, (3_000_000, 3_000_000))
     assert is_manifest_stale(project)
+
+
+def test_prune_keeps_newest_invocation_folders(tmp_path: Path) -> None:
+    from orchestration.assets.dbt import prune_invocation_folders
+
+    # Names as dagster-dbt writes them: <step>-<first 7 characters of the run id>-<7 hex digits>.
+    folders = []
+    for i in range(6):
+        folder = tmp_path / f"dbt_core_models_2-{i:07x}-abc{i:04x}"
+        folder.mkdir()
+        (folder / "run_results.json").write_text("{}", encoding="utf-8")
+        os.utime(folder, (1_000_000 + i, 1_000_000 + i))
+        folders.append(folder)
+    other = tmp_path / "compiled"
+    other.mkdir()
+    os.utime(other, (1, 1))
+    (tmp_path / "manifest.json").write_text("{}", encoding="utf-8")
+
+    deleted = prune_invocation_folders(tmp_path, keep=4)
+
+    assert deleted == [folders[1], folders[0]]
+    assert [folder.exists() for folder in folders] == [False, False, True, True, True, True]
+    assert other.exists()
+    assert (tmp_path / "manifest.json").exists()
+    assert prune_invocation_folders(tmp_path / "missing") == []
 
 
 def test_dagster_step_fails_on_error_test(revenue_warehouse: Path, tmp_path: Path,

@@ -178,9 +178,15 @@ def test_missing_export_keeps_loaded_rows(con, tmp_path):
     rows_before = con.execute("select * from raw.crm_tickets order by all").fetchall()
 
     path.unlink()
-    report = load_entity(con, CRM_TICKETS, tmp_path, loaded_at=datetime(2025, 2, 1))
+    infos, warnings = [], []
+    report = load_entity(
+        con, CRM_TICKETS, tmp_path, loaded_at=datetime(2025, 2, 1), log=infos.append, warn=warnings.append
+    )
 
     assert report.status == "no files"
+    assert infos == []
+    assert len(warnings) == 1
+    assert warnings[0].startswith("raw.crm_tickets: no files match crm/tickets")
     assert report.table_rows == first.table_rows
     assert con.execute("select * from raw.crm_tickets order by all").fetchall() == rows_before
     assert con.execute("select count(*) from raw_meta.file_loads where is_current").fetchone() == (1,)

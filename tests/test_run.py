@@ -13,7 +13,7 @@ import pytest
 from cs_warehouse.cli import main
 from cs_warehouse.errors import CswError
 from cs_warehouse.locking import lock_path
-from cs_warehouse.run import RunSummary, print_summary, run_pipeline, summarize
+from cs_warehouse.run import RunSummary, failure_line, print_summary, run_pipeline, summarize
 
 RAW_SCHEMAS = ("raw", "raw_rejects", "raw_meta")
 HOLD_LOCK_SCRIPT = """
@@ -144,6 +144,10 @@ def test_summary_sorts_assets_and_checks():
     assert "broken" not in summary.step_seconds
     assert summary.has_error_check_failure
     assert summary.errors == ["broken: cs_warehouse.errors.CswError: landing/crm/accounts.csv: required column 'name' missing"]
+    assert failure_line(summary) == (
+        "run failed: 1 asset failed, 1 skipped, 1 error-severity check failed; first error in broken: "
+        "cs_warehouse.errors.CswError: landing/crm/accounts.csv: required column 'name' missing"
+    )
 
 
 def test_warehouse_directory_rejected(small_landing, tmp_path):

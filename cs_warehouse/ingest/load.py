@@ -475,6 +475,7 @@ def load_entity(
     *,
     loaded_at: datetime | None = None,
     log: LogFunction | None = None,
+    warn: LogFunction | None = None,
     window: DayWindow | None = None,
 ) -> LoadReport:
     """Load an entity's landing files into raw.<table>, its child tables and raw_rejects, atomically.
@@ -482,10 +483,13 @@ def load_entity(
     Creates the raw schemas when missing and sets the connection's time zone to UTC. Raises
     LandingError when a file cannot be read or lacks a required column. The transaction is then rolled
     back, so every table is left as it was. `log` receives one line per file (default: this module's
-    logger). `window` limits an event load to the files of those days (see DayWindow); snapshot
-    entities take no window, because each load replaces them whole.
+    logger). `warn` receives the line that says no file matches (default: this module's logger, as a
+    warning), because a missing export or a wrong landing folder shows there. `window` limits an
+    event load to the files of those days (see DayWindow); snapshot entities take no window, because
+    each load replaces them whole.
     """
     log = log or LOGGER.info
+    warn = warn or LOGGER.warning
     loaded_at = loaded_at or datetime.now(UTC).replace(tzinfo=None)
     con.execute("set TimeZone = 'UTC'")
     create_raw_schema(con)
@@ -502,7 +506,7 @@ def load_entity(
     if not files:
         report.status = NO_FILES
         scope = f" among the {window.describe()}" if window is not None and not window.is_open else ""
-        log(
+        warn(
             f"raw.{entity.table}: no files match {', '.join(entity.patterns)} (or .gz) under {landing_dir}{scope}; "
             "rows loaded earlier, if any, are kept"
         )

@@ -99,7 +99,7 @@ def build_raw_asset(entity: Entity) -> dg.AssetsDefinition:
         scope = f" ({window.describe()})" if window is not None and not window.is_open else ""
         context.log.info(f"loading raw.{entity.table} from {landing_dir}{scope} into {warehouse.database}")
         with warehouse.get_connection() as con:
-            report = load_entity(con, entity, landing_dir, log=context.log.info, window=window)
+            report = load_entity(con, entity, landing_dir, log=context.log.info, warn=context.log.warning, window=window)
         context.log.info(
             f"raw.{entity.table}: {report.status}; read {report.rows_read}, loaded {report.rows_loaded}, "
             f"rejected {report.rows_rejected}, duplicates {report.duplicates_dropped}; "
