@@ -95,8 +95,13 @@ class RunSummary:
     step_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
+    def error_checks_failed(self) -> list[str]:
+        """Names of the failed checks of error severity, the ones that fail the run."""
+        return [name for name, severity in self.checks_failed if severity == dg.AssetCheckSeverity.ERROR.value]
+
+    @property
     def has_error_check_failure(self) -> bool:
-        return any(severity == dg.AssetCheckSeverity.ERROR.value for _, severity in self.checks_failed)
+        return bool(self.error_checks_failed)
 
 
 def _root_cause_message(error: object) -> str:
@@ -184,18 +189,17 @@ def raw_table_counts(warehouse: Path) -> list[tuple[str, int, int, int | None]]:
 
 
 def failure_line(summary: RunSummary) -> str:
-    """Return the closing line of a failed run: what failed, and its first error again.
+    """Return the last line of a failed run's summary: what failed, and the first error again.
 
-    A failed step can skip dozens of assets, so the cause is printed far above the end of the summary.
+    The first error is printed near the top of the summary, above every skipped asset.
     """
     failures = []
     if summary.failed:
         failures.append(f"{counted(len(summary.failed), 'asset')} failed")
     if summary.skipped:
         failures.append(f"{len(summary.skipped)} skipped")
-    error_checks = [name for name, severity in summary.checks_failed if severity == dg.AssetCheckSeverity.ERROR.value]
-    if error_checks:
-        failures.append(f"{counted(len(error_checks), 'error-severity check')} failed")
+    if summary.error_checks_failed:
+        failures.append(f"{counted(len(summary.error_checks_failed), 'error-severity check')} failed")
     if summary.checks_errored:
         failures.append(f"{counted(len(summary.checks_errored), 'check')} errored")
     cause = f"; first error in {summary.errors[0]}" if summary.errors else ""

@@ -7,9 +7,9 @@
 - `train_churn_model`: snapshot the features, backtest and train a model version, score with the
   promoted version and rebuild the score-driven models. Its schedule runs monthly, after month end.
 - `core_marts`: the three core marts (monthly MRR with movements, weekly engagement, daily health) and
-  everything they depend on. It also loads the raw tables that the checks of its raw tables compare keys
-  with (raw.crm_csms, raw.billing_subscriptions): left empty, they would fail those checks for a reason
-  that is not in the data. The benchmark measures it against a hand-written SQL script.
+  everything they depend on. It also loads raw.crm_csms and raw.billing_subscriptions, because the
+  checks of its raw tables compare keys with them and would fail on empty tables. The benchmark
+  measures it against a hand-written SQL script.
 `csw run` runs every asset over every partition (the implicit job of all assets).
 """
 
@@ -27,8 +27,8 @@ CORE_MARTS = (
     dg.AssetKey(["marts", "account_engagement_weekly"]),
     dg.AssetKey(["marts", "account_health_daily"]),
 )
-# Every raw table a reference check reads as the parent. The set is closed: the parents' own checks
-# reference only tables in it.
+# Every raw table that some reference check reads as the parent. The parents' own checks reference
+# only tables in this set, so loading it needs no further tables.
 REFERENCED_RAW_TABLES = tuple(sorted({reference.parent_table for reference in REFERENCES}))
 TRAINING = dg.AssetSelection.assets(MODEL_KEY, BACKTEST_KEY)
 # Hour (reporting time zone) the daily update starts, for the day that has just ended.

@@ -616,9 +616,9 @@ def test_translator_asset_keys_and_groups() -> None:
     assert group_for_dbt_resource(model) == "marts"
 
 
-def test_every_dbt_test_is_an_asset_check() -> None:
-    # A singular test that reads several models is only logged by Dagster, not counted as a check,
-    # unless its meta names the model it belongs to.
+def test_dbt_tests_are_asset_checks() -> None:
+    # Dagster logs a singular test that reads several models as an observation, not a check, unless
+    # its meta names the model it belongs to.
     from orchestration.assets.dbt import DBT_PROJECT
     from orchestration.definitions import defs
 
@@ -650,10 +650,10 @@ def test_manifest_staleness(tmp_path: Path) -> None:
     assert is_manifest_stale(project)
 
 
-def test_prune_keeps_newest_invocation_folders(tmp_path: Path) -> None:
+def test_prune_keeps_newest_folders(tmp_path: Path) -> None:
     from orchestration.assets.dbt import prune_invocation_folders
 
-    # Names as dagster-dbt writes them: <step>-<first 7 characters of the run id>-<7 hex digits>.
+    # Folder names as dagster-dbt writes them: <step>-<first 7 characters of the run id>-<7 hex digits>.
     folders = []
     for i in range(6):
         folder = tmp_path / f"dbt_core_models_2-{i:07x}-abc{i:04x}"

@@ -111,9 +111,9 @@ def test_scope_of_partition_and_backfill():
     assert make_scope(select="core").job_name() == "core_marts"
 
 
-def test_core_job_loads_the_tables_its_checks_reference():
-    # A raw table's checks compare its keys with other raw tables. If the core job left such a table
-    # unloaded, those checks would fail on an empty table, not on the data.
+def test_core_job_loads_referenced_tables():
+    # A raw table's checks compare its keys with other raw tables, which must be loaded too. Left
+    # empty, they would fail those checks for no fault in the data.
     from orchestration.definitions import defs
 
     selected = defs.resolve_job_def("core_marts").asset_layer.selected_asset_keys

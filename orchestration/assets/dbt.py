@@ -66,9 +66,8 @@ DBT_SOURCE_FOLDERS = ("models", "macros", "tests", "seeds", "snapshots", "analys
 DBT_PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
 # Folders under models/ whose models form one asset group each; models elsewhere go to group "dbt".
 LAYER_GROUPS = ("staging", "intermediate", "marts", "dashboards", "ml")
-# dagster-dbt gives each dbt invocation its own folder under target/, named <step>-<run id>-<id>,
-# with the compiled SQL, run_results.json and dbt.log (about 7 MB each on the demo data). Only the
-# newest folders are kept, about five runs' worth, so target/ stops growing with every daily run.
+# dagster-dbt writes each dbt invocation to its own folder under target/, named <step>-<run id>-<id>.
+# Each holds about 7 MB on the demo data, so only the newest 20 (about five runs) are kept.
 INVOCATION_FOLDER = re.compile(r"dbt_\w+-[0-9a-f]{7}-[0-9a-f]{7}")
 KEPT_INVOCATION_FOLDERS = 20
 
@@ -201,14 +200,15 @@ def dbt_build_args(settings: Settings, full_refresh: bool = False) -> list[str]:
 
 
 def prune_invocation_folders(target_path: Path, keep: int = KEPT_INVOCATION_FOLDERS) -> list[Path]:
-    """Delete all but the `keep` newest dbt invocation folders under `target_path`; return the deleted ones."""
+    """Delete all but the `keep` newest dbt invocation folders under `target_path` and return the deleted ones."""
     if not target_path.is_dir():
         return []
     folders = [path for path in target_path.iterdir() if path.is_dir() and INVOCATION_FOLDER.fullmatch(path.name)]
     folders.sort(key=lambda path: path.stat().st_mtime, reverse=True)
-    for folder in folders[keep:]:
+    deleted = folders[keep:]
+    for folder in deleted:
         shutil.rmtree(folder, ignore_errors=True)
-    return folders[keep:]
+    return deleted
 
 
 def ensure_raw_tables(warehouse: Path) -> None:
@@ -256,7 +256,7 @@ def run_dbt_build(
         scope,
     )
     args = dbt_build_args(settings, full_refresh=full_refresh)
-    # Keep one folder fewer, because this invocation is about to add its own.
+    # One folder fewer than the limit, because this invocation adds its own.
     prune_invocation_folders(DBT_PROJECT.target_path, KEPT_INVOCATION_FOLDERS - 1)
     with temporary_environment(event_window_environment(window)):
         yield from dbt.cli(args, context=context).stream()

@@ -1,6 +1,6 @@
 -- Returns every month where the accounts' MRR in the mart differs from the sum of the subscriptions'
 -- MRR, so that no subscription revenue is lost between the intermediate models and the mart.
--- The test reads two models, so the meta names the one whose asset check it is in Dagster.
+-- The test reads two models, so its meta names the model it is a Dagster asset check of.
 {{ config(meta={'dagster': {'ref': {'name': 'account_mrr_monthly'}}}) }}
 with
 
